@@ -1,0 +1,108 @@
+import Glibc
+
+public struct ProbeOptions {
+    /// Bound on the whole run; children still running then are killed (verdict `timeout`).
+    public var timeoutMillis: Int = 5000
+    public init(timeoutMillis: Int = 5000) { self.timeoutMillis = timeoutMillis }
+}
+
+public struct ProbeError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs every probe and assembles the report. Must be called before anything starts a
+/// thread: user namespaces cannot be entered from a multi-threaded process.
+public enum Prober {
+    public static func run(_ options: ProbeOptions = ProbeOptions()) throws -> Report {
+        let start = Clock.nowMicros()
+        let environment = EnvironmentFacts.read()
+        let capabilities = CapabilitySets.read()
+        let scratch = try Scratch.create()
+        defer { scratch.remove() }
+        let ctx = ProbeContext(uid: getuid(), gid: getgid(), probePid: getpid(), scratch: scratch.path)
+
+        var jobs: [ProbeJob] = [UnshareFlagCheck.job()]
+        for kind in NamespaceKind.allCases {
+            jobs.append(NamespaceProbe(kind: kind, inUserNamespace: false).job(ctx))
+            if kind != .user { jobs.append(NamespaceProbe(kind: kind, inUserNamespace: true).job(ctx)) }
+        }
+        jobs += [SandboxChainProbe(inUserNamespace: false).job(ctx), SandboxChainProbe(inUserNamespace: true).job(ctx),
+                 SeccompProbe.ownFilterJob(), SeccompProbe.listenerJob(), LandlockProbe.job(ctx),
+                 PtraceProbe.job(), IdentitySwitchProbe.job(ctx)]
+
+        // Runtime detection reads files only: it runs while the children work.
+        var runtimeInputs = RuntimeInputs()
+        let raw = ChildRunner.run(jobs, timeoutMillis: options.timeoutMillis) {
+            runtimeInputs = RuntimeInputs.read(facts: environment)
+        }
+        let runtimes = RuntimeDetection.detect(runtimeInputs)
+        let landlockABI = LandlockProbe.abiVersion()
+
+        func result(_ id: String) -> ProbeResult {
+            raw[id].map(ProbeResult.init(raw:)) ?? ProbeResult(verdict: .failed, detail: "probe \(id) did not run")
+        }
+        let userProbe = result("ns.user")
+        let unshareBlocked = userProbe.failedStep == "unshare(0)"
+        let explain = Explain(environment: environment, capabilities: capabilities, unshareSyscallBlocked: unshareBlocked,
+                              gvisor: runtimes.first { $0.name == "gvisor" }?.confidence != Confidence.no)
+        func explained(_ id: String) -> ProbeResult {
+            var r = result(id)
+            r.cause = explain.cause(probe: id, result: r)
+            return r
+        }
+
+        let namespaces = NamespaceKind.allCases.map { kind -> NamespaceResult in
+            let asIs = explained("ns.\(kind.rawValue)")
+            let inUser = kind == .user ? .notRun("the user namespace is the one probed as is") : explained("ns.\(kind.rawValue).userns")
+            return NamespaceResult(kind: kind, results: ModeResults(asIs: asIs, inUserNamespace: inUser))
+        }
+        var abi: Int?, abiErrno: Errno?
+        switch landlockABI {
+        case .success(let v): abi = v
+        case .failure(let e): abiErrno = e
+        }
+        return Report(
+            environment: environment, runtimes: runtimes, namespaces: namespaces,
+            unshareRejectsInvalidFlags: explained("unshare.invalid_flag"),
+            sandboxChain: ModeResults(asIs: explained("chain"), inUserNamespace: explained("chain.userns")),
+            capabilities: capabilities, seccompOwnFilter: explained("seccomp.filter"),
+            seccompListener: explained("seccomp.listener"), landlockABI: abi, landlockABIErrno: abiErrno,
+            landlockEnforcement: explained("landlock"), ptrace: explained("ptrace"),
+            identitySwitch: explained("identity"), timeoutMillis: options.timeoutMillis,
+            durationMicros: Clock.nowMicros() - start)
+    }
+}
+
+/// The probe's scratch directory: 0700, owned by the probe's uid, removed after the run.
+struct Scratch {
+    let path: String
+
+    static func create() throws -> Scratch {
+        var tried: [String] = []
+        var bases: [String] = []
+        if let t = getenv("TMPDIR") { bases.append(String(cString: t)) }
+        bases += ["/tmp", "/dev/shm", "/var/tmp"]
+        for base in bases {
+            var template = Array((base + "/namespace-probe.XXXXXX").utf8CString)
+            if let p = mkdtemp(&template) {
+                let path = String(cString: p)
+                guard mkdir(path + "/mnt", 0o700) == 0, mkdir(path + "/workspace", 0o700) == 0 else {
+                    let e = Errno.current
+                    Scratch(path: path).remove()
+                    tried.append("\(base): \(e.name)")
+                    continue
+                }
+                return Scratch(path: path)
+            }
+            tried.append("\(base): \(Errno.current.name)")
+        }
+        throw ProbeError("cannot create a scratch directory (\(tried.joined(separator: ", "))); set TMPDIR to a writable directory")
+    }
+
+    func remove() {
+        _ = rmdir(path + "/mnt")
+        _ = rmdir(path + "/workspace")
+        _ = rmdir(path)
+    }
+}

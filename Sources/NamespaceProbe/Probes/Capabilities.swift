@@ -1,0 +1,58 @@
+import Glibc
+import CNamespaceProbe
+
+/// The five capability sets of this process, read with capget(2) and prctl(2).
+public struct CapabilitySets: Equatable {
+    public var effective: UInt64
+    public var permitted: UInt64
+    public var inheritable: UInt64
+    public var bounding: UInt64
+    public var ambient: UInt64
+    /// /proc/sys/kernel/cap_last_cap, or the highest bit this tool names when unreadable.
+    public var lastCap: Int
+
+    public init(effective: UInt64, permitted: UInt64, inheritable: UInt64, bounding: UInt64, ambient: UInt64, lastCap: Int) {
+        self.effective = effective
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.bounding = bounding
+        self.ambient = ambient
+        self.lastCap = lastCap
+    }
+
+    public static let names = [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+        "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+        "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+        "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+        "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    ]
+    public static let sysAdmin = 21
+
+    /// Names of the bits set in `mask`, up to `lastCap`; unknown bits as `cap_N`.
+    public func names(_ mask: UInt64) -> [String] {
+        (0...max(lastCap, 0)).filter { $0 < 64 && mask & (1 << UInt64($0)) != 0 }
+            .map { $0 < Self.names.count ? Self.names[$0] : "cap_\($0)" }
+    }
+
+    public func hasEffective(_ bit: Int) -> Bool { effective & (1 << UInt64(bit)) != 0 }
+
+    /// Reads this process's sets; bounding and ambient bit by bit as the kernel exposes them.
+    public static func read() -> CapabilitySets {
+        var eff: [UInt32] = [0, 0], prm: [UInt32] = [0, 0], inh: [UInt32] = [0, 0]
+        _ = cnp_capget(&eff, &prm, &inh)
+        let last = ProcFiles.line("/proc/sys/kernel/cap_last_cap").flatMap { Int($0) } ?? (names.count - 1)
+        var bounding: UInt64 = 0, ambient: UInt64 = 0
+        for bit in 0...min(last, 63) {
+            if cnp_prctl(PR_CAPBSET_READ, UInt(bit), 0, 0, 0) == 1 { bounding |= 1 << UInt64(bit) }
+            if cnp_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_IS_SET), UInt(bit), 0, 0) == 1 { ambient |= 1 << UInt64(bit) }
+        }
+        func join(_ w: [UInt32]) -> UInt64 { UInt64(w[0]) | UInt64(w[1]) << 32 }
+        return CapabilitySets(effective: join(eff), permitted: join(prm), inheritable: join(inh),
+                              bounding: bounding, ambient: ambient, lastCap: last)
+    }
+}

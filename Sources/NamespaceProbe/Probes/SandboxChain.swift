@@ -1,0 +1,83 @@
+import Glibc
+import CNamespaceProbe
+
+/// The chain a rootless sandbox (bubblewrap's way) goes through for each tenant. Reports
+/// the first step that fails; a refused fresh /proc is recorded and the chain goes on with
+/// the container's /proc bound in, so both namespace backends get their evidence.
+public struct SandboxChainProbe {
+    public let inUserNamespace: Bool
+    public init(inUserNamespace: Bool) { self.inUserNamespace = inUserNamespace }
+
+    public static let freshProcStep = "mount fresh proc"
+    public static let sharedProcStep = "bind container /proc (fresh proc refused)"
+    public static let namespaces: [NamespaceKind] = [.pid, .mnt, .net, .ipc, .uts]
+
+    public var jobID: String { inUserNamespace ? "chain.userns" : "chain" }
+
+    public func job(_ ctx: ProbeContext) -> ProbeJob {
+        ProbeJob(id: jobID) { w in self.run(w, ctx) }
+    }
+
+    func run(_ w: StepWriter, _ ctx: ProbeContext) {
+        if inUserNamespace {
+            guard UserNamespaceSetup.enter(w, ctx) else { return w.verdict(.failed) }
+        }
+        let flags = SandboxChainProbe.namespaces.reduce(UInt(0)) { $0 | $1.cloneFlag }
+        guard w.step("unshare(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS)", { .check(cnp_unshare(flags)) }) else {
+            return w.verdict(.failed)
+        }
+        // The rest runs in PID 1 of the new pid namespace, which writes its own records.
+        let run = Subprocess.run { insidePID1(w, ctx) }
+        switch run {
+        case .failure(let e):
+            w.record("fork PID 1", .failed(e))
+            w.verdict(.failed)
+        case .success(.signaled(let sig)):
+            // Die the same way, so the parent sees the signal against the grandchild's step.
+            signal(sig, SIG_DFL)
+            raise(sig)
+        case .success:
+            break
+        }
+    }
+
+    private func insidePID1(_ w: StepWriter, _ ctx: ProbeContext) -> Int32 {
+        let root = ctx.mountPoint
+        let ok = w.step("fork PID 1") { getpid() == 1 ? .ok() : .failed(nil, "pid is \(getpid())") }
+            && w.step("make / private (MS_REC|MS_PRIVATE)") { .check(mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil)) }
+            && w.step("mount tmpfs as new root") { .check(mount("namespace-probe", root, "tmpfs", 0, "size=64k,mode=0755")) }
+            && w.step("parent does not see the new root") {
+                switch ProcFiles.read("/proc/\(ctx.probePid)/mountinfo") {
+                case .failure(let e): return .failed(e, "cannot read the probe's mountinfo")
+                case .success(let text):
+                    return Parsers.mountPoints(.success(text)).contains(root)
+                        ? .failed(nil, "the mount leaked into the parent's mount namespace") : .ok()
+                }
+            }
+            && w.step("create mount points") {
+                for dir in ["workspace", "proc", "oldroot"] where mkdir(root + "/" + dir, 0o755) != 0 {
+                    return .failed(.current, "mkdir \(dir)")
+                }
+                return .ok()
+            }
+            && w.step("bind workspace") { .check(mount(ctx.workspace, root + "/workspace", nil, UInt(MS_BIND | MS_REC), nil)) }
+        guard ok else { w.verdict(.failed); return 0 }
+
+        let fresh = w.step(SandboxChainProbe.freshProcStep) {
+            .check(mount("proc", root + "/proc", "proc", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), nil))
+        }
+        if !fresh {
+            guard w.step(SandboxChainProbe.sharedProcStep, {
+                .check(mount("/proc", root + "/proc", nil, UInt(MS_BIND | MS_REC), nil))
+            }) else { w.verdict(.failed); return 0 }
+        }
+        let rest = w.step("pivot_root") {
+            guard cnp_pivot_root(root, root + "/oldroot") == 0 else { return .failed(.current) }
+            return .check(chdir("/"), "chdir /")
+        }
+            && w.step("detach old root") { .check(umount2("/oldroot", Int32(MNT_DETACH))) }
+            && w.step("loopback up") { LoopbackUp.run() }
+        w.verdict(rest && fresh ? .ok : .failed)
+        return 0
+    }
+}

@@ -1,0 +1,149 @@
+import Glibc
+import CNamespaceProbe
+
+/// One probe to run in a forked child.
+public struct ProbeJob {
+    public let id: String
+    public let body: (StepWriter) -> Void
+    public init(id: String, body: @escaping (StepWriter) -> Void) {
+        self.id = id
+        self.body = body
+    }
+}
+
+/// What the parent read from one child: its records and how it ended.
+public struct RawProbeOutput {
+    public var steps: [Step] = []
+    public var facts: [String: String] = [:]
+    public var verdict: Verdict?
+    public var verdictDetail: String = ""
+    public var exit: ChildExit = .exited(0)
+    /// The step a child announced but never finished: where a signal hit it.
+    public var unfinishedStep: String?
+    public var durationMicros: Int64 = 0
+}
+
+/// Runs probe children concurrently: fork (before any thread exists), collect records from a
+/// pipe per child with poll(2) until a shared deadline, kill what is left, reap everything.
+public enum ChildRunner {
+    public static func run(_ jobs: [ProbeJob], timeoutMillis: Int, whileWaiting: () -> Void = {}) -> [String: RawProbeOutput] {
+        // Orphaned grandchildren come back to us, so nothing outlives the run even when the
+        // probe is not PID 1.
+        _ = cnp_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        let start = Clock.nowMicros()
+        let deadline = start + Int64(timeoutMillis) * 1000
+
+        struct Running { var job: ProbeJob; var pid: pid_t; var fd: Int32; var buffer: [UInt8]; var open: Bool; var out: RawProbeOutput }
+        var running: [Running] = []
+        var results: [String: RawProbeOutput] = [:]
+
+        for job in jobs {
+            var fds: [Int32] = [0, 0]
+            if pipe2(&fds, O_CLOEXEC) != 0 {
+                var out = RawProbeOutput()
+                out.verdict = .failed
+                out.verdictDetail = "pipe2: \(Errno.current)"
+                results[job.id] = out
+                continue
+            }
+            let pid = fork()
+            if pid == 0 {
+                close(fds[0])
+                for other in running { close(other.fd) }
+                _ = setpgid(0, 0)  // one process group per probe: a timeout kills it whole
+                _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
+                job.body(StepWriter(fd: fds[1]))
+                _exit(0)
+            }
+            close(fds[1])
+            if pid < 0 {
+                close(fds[0])
+                var out = RawProbeOutput()
+                out.verdict = .failed
+                out.verdictDetail = "fork: \(Errno.current)"
+                results[job.id] = out
+                continue
+            }
+            _ = setpgid(pid, pid)
+            running.append(Running(job: job, pid: pid, fd: fds[0], buffer: [], open: true, out: RawProbeOutput()))
+        }
+
+        whileWaiting()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while running.contains(where: { $0.open }) {
+            let now = Clock.nowMicros()
+            if now >= deadline { break }
+            var pollfds = running.filter { $0.open }.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            let waitMillis = Int32(max(1, (deadline - now + 999) / 1000))
+            let n = poll(&pollfds, nfds_t(pollfds.count), waitMillis)
+            if n < 0 { if errno == EINTR { continue } else { break } }
+            for p in pollfds where p.revents != 0 {
+                guard let i = running.firstIndex(where: { $0.fd == p.fd }) else { continue }
+                let got = chunk.withUnsafeMutableBytes { Glibc.read(p.fd, $0.baseAddress, $0.count) }
+                if got > 0 {
+                    running[i].buffer.append(contentsOf: chunk[0..<got])
+                } else if got == 0 || errno != EINTR {
+                    running[i].open = false
+                    running[i].out.durationMicros = Clock.nowMicros() - start
+                }
+            }
+        }
+
+        for r in running {
+            var out = r.out
+            RecordParser.apply(r.buffer, to: &out)
+            if r.open {
+                // Deadline passed: kill the probe's whole process group, then reap it.
+                _ = kill(-r.pid, SIGKILL)
+                _ = kill(r.pid, SIGKILL)
+                _ = Subprocess.wait(r.pid)
+                out.exit = .timedOut
+                out.durationMicros = Clock.nowMicros() - start
+            } else {
+                out.exit = Subprocess.wait(r.pid)
+            }
+            close(r.fd)
+            results[r.job.id] = out
+        }
+        reapOrphans()
+        return results
+    }
+
+    /// Reaps anything reparented to us (as subreaper or PID 1) without blocking.
+    static func reapOrphans() {
+        var status: Int32 = 0
+        while waitpid(-1, &status, WNOHANG) > 0 {}
+    }
+}
+
+enum RecordParser {
+    static func apply(_ bytes: [UInt8], to out: inout RawProbeOutput) {
+        var begun: [String] = []
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            switch f.first {
+            case "B" where f.count >= 2: begun.append(f[1])
+            case "S" where f.count >= 5:
+                if let i = begun.lastIndex(of: f[1]) { begun.remove(at: i) }
+                let code = Int32(f[3]) ?? 0
+                out.steps.append(Step(name: f[1], outcome: StepOutcome(rawValue: f[2]) ?? .failed,
+                                      errno: code == 0 ? nil : Errno(rawValue: code),
+                                      detail: f[4].isEmpty ? nil : f[4]))
+            case "F" where f.count >= 3: out.facts[f[1]] = f[2]
+            case "V" where f.count >= 3:
+                out.verdict = Verdict(rawValue: f[1])
+                out.verdictDetail = f[2]
+            default: continue
+            }
+        }
+        out.unfinishedStep = begun.last
+    }
+}
+
+public enum Clock {
+    public static func nowMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+}

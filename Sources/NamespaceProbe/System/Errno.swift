@@ -1,0 +1,57 @@
+import Glibc
+
+/// An errno value with its symbolic name, so reports say `EPERM`, not `1`.
+public struct Errno: Error, Equatable, Hashable, CustomStringConvertible {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// The calling thread's current errno.
+    public static var current: Errno { Errno(rawValue: errno) }
+
+    public static let EPERM = Errno(rawValue: 1)
+    public static let ENOENT = Errno(rawValue: 2)
+    public static let ESRCH = Errno(rawValue: 3)
+    public static let EINTR = Errno(rawValue: 4)
+    public static let EACCES = Errno(rawValue: 13)
+    public static let EBUSY = Errno(rawValue: 16)
+    public static let EEXIST = Errno(rawValue: 17)
+    public static let EINVAL = Errno(rawValue: 22)
+    public static let ENOSPC = Errno(rawValue: 28)
+    public static let ENOSYS = Errno(rawValue: 38)
+    public static let EOPNOTSUPP = Errno(rawValue: 95)
+    public static let EUSERS = Errno(rawValue: 87)
+
+    private static let names: [Int32: String] = [
+        1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 7: "E2BIG", 9: "EBADF",
+        10: "ECHILD", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 16: "EBUSY",
+        17: "EEXIST", 18: "EXDEV", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL",
+        23: "ENFILE", 24: "EMFILE", 25: "ENOTTY", 28: "ENOSPC", 30: "EROFS", 31: "EMLINK",
+        32: "EPIPE", 34: "ERANGE", 36: "ENAMETOOLONG", 38: "ENOSYS", 40: "ELOOP",
+        61: "ENODATA", 75: "EOVERFLOW", 87: "EUSERS", 95: "EOPNOTSUPP", 97: "EAFNOSUPPORT",
+        110: "ETIMEDOUT",
+    ]
+
+    /// Symbolic name, or `E<number>` for values the table does not know.
+    public var name: String { Errno.names[rawValue] ?? "E\(rawValue)" }
+
+    /// The C library's message for this errno.
+    public var message: String { String(cString: strerror(rawValue)) }
+
+    public init?(name: String) {
+        guard let entry = Errno.names.first(where: { $0.value == name }) else { return nil }
+        self.rawValue = entry.key
+    }
+
+    public var description: String { "\(name) (\(message))" }
+}
+
+/// Signal names for children that died by a signal (SIGSYS is a seccomp kill).
+public enum SignalName {
+    private static let names: [Int32: String] = [
+        1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
+        7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2",
+        13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 19: "SIGSTOP", 31: "SIGSYS",
+    ]
+    public static func name(_ signal: Int32) -> String { names[signal] ?? "SIG\(signal)" }
+    public static func number(_ name: String) -> Int32? { names.first(where: { $0.value == name })?.key }
+}

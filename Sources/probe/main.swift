@@ -1,0 +1,3 @@
+import NamespaceProbe
+let r = try Prober.run()
+print(r.json().serialized())
