@@ -19,6 +19,7 @@
 #include <sys/ptrace.h>
 #include <grp.h>
 #include <net/if.h>
+#include <linux/netlink.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -34,6 +35,8 @@ static const unsigned long cnp_CLONE_NEWIPC = CLONE_NEWIPC;
 static const unsigned long cnp_CLONE_NEWUTS = CLONE_NEWUTS;
 static const unsigned long cnp_CLONE_NEWCGROUP = CLONE_NEWCGROUP;
 static const unsigned long cnp_CLONE_NEWTIME = 0x00000080;  // not in older headers
+
+static const int cnp_NETLINK_ROUTE = NETLINK_ROUTE;
 
 static inline int cnp_errno(void) { return errno; }
 
@@ -140,21 +143,6 @@ static inline int cnp_landlock_add_path_rule(int ruleset_fd, int parent_fd, unsi
 }
 static inline int cnp_landlock_restrict_self(int ruleset_fd) {
     return (int)syscall(SYS_landlock_restrict_self, ruleset_fd, 0);
-}
-
-// Loopback up: SIOCGIFFLAGS / SIOCSIFFLAGS on a datagram socket.
-static inline int cnp_interface_flags(int sock, const char *name, short *flags) {
-    struct ifreq req = {0};
-    for (int i = 0; name[i] && i < IFNAMSIZ - 1; i++) req.ifr_name[i] = name[i];
-    int rc = ioctl(sock, SIOCGIFFLAGS, &req);
-    if (rc == 0) *flags = req.ifr_flags;
-    return rc;
-}
-static inline int cnp_set_interface_flags(int sock, const char *name, short flags) {
-    struct ifreq req = {0};
-    for (int i = 0; name[i] && i < IFNAMSIZ - 1; i++) req.ifr_name[i] = name[i];
-    req.ifr_flags = flags;
-    return ioctl(sock, SIOCSIFFLAGS, &req);
 }
 
 static inline int cnp_klog_read_all(char *buf, int len) { return klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len); }

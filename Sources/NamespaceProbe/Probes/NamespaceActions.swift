@@ -40,17 +40,8 @@ struct NamespaceAction {
     /// checked from the first child, which must also be PID 1 there.
     static let pid = NamespaceAction(actionProvesIsolation: true, verifiesInside: true) { w, _, _ in
         let outside = ProcFiles.namespaceInode("pid")
-        let run = Subprocess.run {
-            switch (outside, ProcFiles.namespaceInode("pid")) {
-            case (.success(let a), .success(let b)) where a != b:
-                w.record("namespace is new (/proc/self/ns/pid in the child)", .ok("inode \(a) -> \(b)"))
-            case (.success(let a), .success):
-                w.record("namespace is new (/proc/self/ns/pid in the child)", .failed(nil, "inode unchanged (\(a))"))
-                return 2
-            case (.failure(let e), _), (_, .failure(let e)):
-                w.record("namespace is new (/proc/self/ns/pid in the child)",
-                         .skipped("unverifiable: /proc/self/ns/pid cannot be read (\(e.name)); PID 1 decides"))
-            }
+        let run = Subprocess.run { () -> Int32 in
+            if NamespaceVerification.recordInChild(.pid, outside: outside, w) == .notNew { return 2 }
             return getpid() == 1 ? 0 : 1
         }
         return w.step("fork: child is PID 1") {
@@ -91,7 +82,7 @@ struct NamespaceAction {
                 return names == ["lo"] ? .ok() : .failed(nil, "interfaces: \(names.joined(separator: ","))")
             }
         }
-        && w.step("bring lo up (SIOCSIFFLAGS)") { LoopbackUp.run() }
+        && Loopback.up(w)
     }
 
     static let ipc = NamespaceAction(prepare: { _ in
@@ -140,17 +131,20 @@ struct NamespaceAction {
         }
     }
 
-    /// The offset file only accepts writes in a fresh time namespace with no process in it, so
-    /// the write is harmless elsewhere, and a child seeing the offset proves the namespace.
-    static let time = NamespaceAction(actionProvesIsolation: true) { w, _, _ in
+    /// The offset file only accepts writes in a fresh time namespace before any process is in
+    /// it, so the write is harmless elsewhere; the first child then proves the namespace (new
+    /// inode) and the offset (its monotonic clock jumped).
+    static let time = NamespaceAction(actionProvesIsolation: true, verifiesInside: true) { w, _, _ in
         let offset = 10 * 86_400
+        let outside = ProcFiles.namespaceInode("time")
         return w.step("write /proc/self/timens_offsets") {
             .check(ProcFiles.write("/proc/self/timens_offsets", "monotonic \(offset) 0\n"))
         }
         && w.step("child sees the monotonic offset") {
             var before = timespec()
             clock_gettime(CLOCK_MONOTONIC, &before)
-            let run = Subprocess.run {
+            let run = Subprocess.run { () -> Int32 in
+                NamespaceVerification.recordInChild(.time, outside: outside, w)
                 var now = timespec()
                 clock_gettime(CLOCK_MONOTONIC, &now)
                 return now.tv_sec - before.tv_sec >= offset - 60 ? 0 : 1
@@ -169,20 +163,5 @@ enum Hostname {
         var buf = [Int8](repeating: 0, count: 256)
         guard gethostname(&buf, buf.count - 1) == 0 else { return "" }
         return String(cString: buf)
-    }
-}
-
-enum LoopbackUp {
-    static func run() -> StepResult {
-        let sock = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard sock >= 0 else { return .failed(.current, "socket(AF_INET)") }
-        defer { close(sock) }
-        var flags: Int16 = 0
-        guard cnp_interface_flags(sock, "lo", &flags) == 0 else { return .failed(.current, "SIOCGIFFLAGS lo") }
-        guard cnp_set_interface_flags(sock, "lo", flags | Int16(IFF_UP)) == 0 else {
-            return .failed(.current, "SIOCSIFFLAGS lo")
-        }
-        guard cnp_interface_flags(sock, "lo", &flags) == 0 else { return .failed(.current, "SIOCGIFFLAGS lo") }
-        return flags & Int16(IFF_UP) != 0 ? .ok("lo is up") : .failed(nil, "lo still down")
     }
 }

@@ -26,20 +26,19 @@ public struct NamespaceProbe {
             guard UserNamespaceSetup.enter(w, ctx) else { return w.verdict(.failed) }
         }
         let action = NamespaceAction.for(kind)
-        let before = ProcFiles.namespaceInode(kind.verificationLink)
-        let rootMountBefore = kind == .mnt ? Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")) : nil
+        let before = NamespaceVerification.before(kind)
         let prepared = action.prepare(ctx)
         guard w.step("unshare(\(kind.flagName))", { .check(cnp_unshare(kind.cloneFlag)) }) else {
             return w.verdict(.failed)
         }
         let newness = action.verifiesInside ? .new
-            : NamespaceVerification.verifyNew(kind, before: before, rootMountBefore: rootMountBefore, w)
+            : NamespaceVerification.verifyNew(kind, before: before, w)
         if newness == .notNew { return w.verdict(.failed) }
         if newness == .unverifiable && !action.actionProvesIsolation {
             // Acting here could change the parent's namespace (hostname, mounts): never do it
             // without proof that the namespace is ours.
             w.record("act inside", .skipped("not attempted: the namespace could not be proven new"))
-            return w.verdict(.unverifiable, "unshare returned 0, but /proc/self/ns/\(kind.verificationLink) cannot be read to prove a new namespace")
+            return w.verdict(.unverifiable, "unshare returned 0, but /proc/self/ns/\(kind.rawValue) cannot be read to prove a new namespace")
         }
         guard action.act(w, ctx, prepared) else { return w.verdict(.failed) }
         w.verdict(.ok, newness == .new ? "" : "no ns link; isolation proven by the action itself")

@@ -1,36 +1,67 @@
 import Glibc
 
-/// Proof that unshare() really made a new namespace: the /proc/self/ns inode changed.
+/// Proof that unshare() really made a new namespace: a child forked after unshare() sits in
+/// it and sees a different /proc/self/ns inode than the process had before. The child, not
+/// the caller, reads the link: gVisor keeps the caller's own link stale after unshare(),
+/// and pid/time namespaces only apply to children anyway.
 enum NamespaceVerification {
     enum Newness: Equatable { case new, notNew, unverifiable }
 
+    static func stepName(_ kind: NamespaceKind) -> String { "namespace is new (/proc/self/ns/\(kind.rawValue) in a child)" }
+
+    /// The identity to compare with, read before unshare().
+    static func before(_ kind: NamespaceKind) -> (inode: Result<UInt64, Errno>, rootMount: Int?) {
+        (ProcFiles.namespaceInode(kind.rawValue),
+         kind == .mnt ? Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")) : nil)
+    }
+
     /// Records the step "namespace is new" and returns what it proved.
-    static func verifyNew(_ kind: NamespaceKind, before: Result<UInt64, Errno>, rootMountBefore: Int? = nil,
+    static func verifyNew(_ kind: NamespaceKind, before: (inode: Result<UInt64, Errno>, rootMount: Int?),
                           _ w: StepWriter) -> Newness {
-        let link = kind.verificationLink
-        let stepName = "namespace is new (/proc/self/ns/\(link))"
-        let after = ProcFiles.namespaceInode(link)
-        switch (before, after) {
-        case (.success(let a), .success(let b)):
-            if a != b {
-                w.record(stepName, .ok("inode \(a) -> \(b)"))
-                return .new
+        let name = stepName(kind)
+        let run = Subprocess.run { () -> Int32 in
+            let outcome = observe(kind, before: before)
+            w.record(name, outcome.1)
+            switch outcome.0 {
+            case .new: return 0
+            case .notNew: return 1
+            case .unverifiable: return 2
             }
-            w.record(stepName, .failed(nil, "inode unchanged (\(a)): unshare returned 0 but no new namespace exists"))
+        }
+        switch run {
+        case .success(.exited(0)): return .new
+        case .success(.exited(1)): return .notNew
+        case .success(.exited(2)): return .unverifiable
+        case .success(let other):
+            w.record(name, .failed(nil, "the verifying child ended abnormally (\(other))"))
             return .notNew
-        default:
-            let e: Errno? = { if case .failure(let e) = before { return e }; if case .failure(let e) = after { return e }; return nil }()
+        case .failure(let e):
+            w.record(name, .failed(e, "fork"))
+            return .notNew
+        }
+    }
+
+    /// For actions that fork their own first child (pid, time): that child records the proof.
+    @discardableResult
+    static func recordInChild(_ kind: NamespaceKind, outside: Result<UInt64, Errno>, _ w: StepWriter) -> Newness {
+        let (newness, result) = observe(kind, before: (outside, nil))
+        w.record(stepName(kind), result)
+        return newness
+    }
+
+    private static func observe(_ kind: NamespaceKind, before: (inode: Result<UInt64, Errno>, rootMount: Int?)) -> (Newness, StepResult) {
+        let after = ProcFiles.namespaceInode(kind.rawValue)
+        switch (before.inode, after) {
+        case (.success(let a), .success(let b)):
+            return a != b ? (.new, .ok("inode \(a) -> \(b)"))
+                : (.notNew, .failed(nil, "inode unchanged (\(a)): unshare returned 0 but no new namespace exists"))
+        case (.failure(let e), _), (_, .failure(let e)):
             // A mount namespace has a second proof: a new one gets new mount IDs.
-            if kind == .mnt, let old = rootMountBefore, let now = Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")) {
-                if now != old {
-                    w.record(stepName, .ok("no ns link (\(e?.name ?? "?")); root mount ID \(old) -> \(now)"))
-                    return .new
-                }
-                w.record(stepName, .failed(nil, "no ns link (\(e?.name ?? "?")) and root mount ID unchanged (\(old)): mounts would be shared with the parent"))
-                return .notNew
+            if kind == .mnt, let old = before.rootMount, let now = Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")) {
+                return now != old ? (.new, .ok("no ns link (\(e.name)); root mount ID \(old) -> \(now)"))
+                    : (.notNew, .failed(nil, "no ns link (\(e.name)) and root mount ID unchanged (\(old)): mounts are shared with the parent"))
             }
-            w.record(stepName, .skipped("unverifiable: /proc/self/ns/\(link) cannot be read (\(e?.name ?? "?"))"))
-            return .unverifiable
+            return (.unverifiable, .skipped("unverifiable: /proc/self/ns/\(kind.rawValue) cannot be read (\(e.name))"))
         }
     }
 }

@@ -25,7 +25,7 @@ public struct ProbeContext {
 /// setgroups (required before gid_map), map our uid and gid to root inside.
 public enum UserNamespaceSetup {
     public static func enter(_ w: StepWriter, _ ctx: ProbeContext) -> Bool {
-        let before = ProcFiles.namespaceInode("user")
+        let before = NamespaceVerification.before(.user)
         guard w.step("unshare(CLONE_NEWUSER)", { .check(cnp_unshare(NamespaceKind.user.cloneFlag)) }) else { return false }
         guard NamespaceVerification.verifyNew(.user, before: before, w) != .notNew else { return false }
         return writeMaps(w, ctx)

@@ -76,7 +76,7 @@ public struct SandboxChainProbe {
             return .check(chdir("/"), "chdir /")
         }
             && w.step("detach old root") { .check(umount2("/oldroot", Int32(MNT_DETACH))) }
-            && w.step("loopback up") { LoopbackUp.run() }
+            && Loopback.up(w)
         w.verdict(rest && fresh ? .ok : .failed)
         return 0
     }

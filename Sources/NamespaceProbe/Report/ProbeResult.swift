@@ -115,15 +115,6 @@ public enum NamespaceKind: String, CaseIterable {
         }
     }
 
-    /// The /proc/self/ns link that changes after unshare: pid and time apply to children only.
-    public var verificationLink: String {
-        switch self {
-        case .pid: return "pid_for_children"
-        case .time: return "time_for_children"
-        default: return rawValue
-        }
-    }
-
     /// util-linux unshare(1) option for the same kind, for reference runs.
     public var unshareOption: String {
         switch self {

@@ -17,7 +17,8 @@ public enum StepResult {
         case .failure(let e): return .failed(e, detail)
         }
     }
-    public var isOK: Bool { if case .ok = self { return true } else { return false } }
+    /// Ok or skipped (not needed here): a chain of steps goes on.
+    public var isOK: Bool { if case .failed = self { return false } else { return true } }
 }
 
 /// Child side of the result pipe. Each record is one write(2) shorter than PIPE_BUF, so
