@@ -1,0 +1,130 @@
+import NamespaceProbe
+
+/// Picks the backend from a report. A pure function: report in, selection out, no syscalls.
+/// A backend is available only when every step it relies on was observed to work; a
+/// timeout, a kill or an unverifiable namespace is missing evidence and never counts.
+public enum Selector {
+    public static func select(_ report: Report, excluding: Set<Backend> = []) -> Selection {
+        let chain = ChainEvidence(report.sandboxChain)
+        var candidates: [Candidate] = []
+        for backend in Backend.allCases {
+            let shortfalls = requirements(backend, report, chain)
+            candidates.append(Candidate(backend: backend, available: shortfalls.isEmpty,
+                                        excluded: excluding.contains(backend), shortfalls: shortfalls))
+        }
+        let chosen = candidates.first { $0.available && !$0.excluded }?.backend ?? .directories
+        let hardening = hardeningItems(report)
+        let advice = chosen <= .uid
+            ? "nothing stronger than \(chosen.name) works in this container: for real tenant isolation run each tenant in its own sandbox outside it (a VM or a gVisor sandbox per tenant)"
+            : nil
+        return Selection(chosen: chosen, candidates: candidates, hardening: hardening,
+                         parameters: parameters(chosen, report, chain, hardening), advice: advice,
+                         warning: chosen == .directories ? Backend.directories.doesNotProtect : nil)
+    }
+
+    static func requirements(_ backend: Backend, _ r: Report, _ chain: ChainEvidence) -> [Shortfall] {
+        switch backend {
+        case .namespaces:
+            return chain.full == nil ? chain.shortfalls(requirement: "the sandbox chain works with a fresh /proc") : []
+        case .namespacesSharedProc:
+            return chain.sharedProc == nil ? chain.shortfalls(requirement: "the sandbox chain works with the container's /proc") : []
+        case .landlock:
+            return [
+                shortfall("Landlock denies an open outside the allowed directory", "landlock", r.landlockEnforcement),
+                shortfall("a seccomp filter can be installed under no_new_privs", "seccomp.own_filter", r.seccompOwnFilter),
+            ].compactMap { $0 }
+        case .uid:
+            return [shortfall("a child switches to another uid and is refused a 0700 directory", "identity_switch", r.identitySwitch)].compactMap { $0 }
+        case .directories:
+            return []
+        }
+    }
+
+    static func shortfall(_ requirement: String, _ probe: String, _ result: ProbeResult) -> Shortfall? {
+        guard result.verdict != .ok else { return nil }
+        return Shortfall(requirement: requirement, probe: probe, step: result.failedStep,
+                         errno: result.errno?.name ?? result.signal.map(SignalName.name),
+                         cause: result.cause ?? "verdict \(result.verdict.rawValue)")
+    }
+
+    static func hardeningItems(_ r: Report) -> [Hardening] {
+        let nnp = r.seccompOwnFilter.steps.first { $0.name.hasPrefix("prctl(PR_SET_NO_NEW_PRIVS") }
+        return [
+            Hardening(name: "per-tenant uid", available: r.identitySwitch.verdict == .ok,
+                      evidence: evidence(r.identitySwitch, ok: "setresuid to uid \(r.identitySwitch.facts["target_uid"] ?? "?") worked and it was refused a 0700 directory")),
+            Hardening(name: "no_new_privs", available: nnp?.outcome == .ok,
+                      evidence: nnp?.outcome == .ok ? "prctl(PR_SET_NO_NEW_PRIVS) worked in a child" : "prctl(PR_SET_NO_NEW_PRIVS) \(nnp?.errno?.name ?? "not observed")"),
+            Hardening(name: "seccomp filter", available: r.seccompOwnFilter.verdict == .ok,
+                      evidence: evidence(r.seccompOwnFilter, ok: "a filter made getppid fail with EPERM")),
+            Hardening(name: "landlock", available: r.landlockEnforcement.verdict == .ok,
+                      evidence: r.landlockEnforcement.verdict == .ok ? "ABI \(r.landlockABI ?? 0): a ruleset denied opening /"
+                          : r.landlockABIErrno.map { "landlock_create_ruleset: \($0.name)" } ?? evidence(r.landlockEnforcement, ok: "")),
+        ]
+    }
+
+    static func evidence(_ r: ProbeResult, ok: String) -> String {
+        if r.verdict == .ok { return ok }
+        return "\(r.verdict.rawValue)\(r.failedStep.map { " at '\($0)'" } ?? "")\(r.errno.map { " \($0.name)" } ?? "")"
+    }
+
+    static func parameters(_ b: Backend, _ r: Report, _ chain: ChainEvidence, _ hardening: [Hardening]) -> [(String, String)] {
+        var p: [(String, String)] = [("ISOLATION_BACKEND", b.name)]
+        switch b {
+        case .namespaces, .namespacesSharedProc:
+            let mode = (b == .namespaces ? chain.full : chain.sharedProc)!
+            p.append(("ISOLATION_NAMESPACES", SandboxChainProbe.namespaces.map(\.rawValue).joined(separator: ",")))
+            p.append(("ISOLATION_USER_NAMESPACE", mode.inUserNamespace ? "1" : "0"))
+            p.append(("ISOLATION_PROC", b == .namespaces ? "fresh" : "shared"))
+        case .landlock:
+            p.append(("ISOLATION_LANDLOCK_ABI", String(r.landlockABI ?? 0)))
+        case .uid, .directories:
+            break
+        }
+        p.append(("ISOLATION_UID_SWITCH", r.identitySwitch.verdict == .ok ? "1" : "0"))
+        p.append(("ISOLATION_PROBE_UID", String(r.environment.uid)))
+        if let target = r.identitySwitch.facts["target_uid"] { p.append(("ISOLATION_TENANT_UID_PROBED", target)) }
+        for h in hardening {
+            let key = "ISOLATION_HARDENING_" + h.name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+            p.append((key, h.available ? "1" : "0"))
+        }
+        p.append(("ISOLATION_GVISOR", r.runtime("gvisor")?.confidence.rawValue ?? "no"))
+        return p
+    }
+}
+
+/// Reads the sandbox chain's steps: which mode (as is / in a user namespace) ran the whole
+/// chain with a fresh /proc, and which ran it with the container's /proc bound instead.
+struct ChainEvidence {
+    struct Mode { let inUserNamespace: Bool; let result: ProbeResult }
+    let modes: [Mode]
+    let full: Mode?
+    let sharedProc: Mode?
+
+    init(_ chain: ModeResults) {
+        modes = [Mode(inUserNamespace: false, result: chain.asIs), Mode(inUserNamespace: true, result: chain.inUserNamespace)]
+        full = modes.first { $0.result.verdict == .ok }
+        // A chain that mounts a fresh /proc can always bind the container's instead.
+        sharedProc = full ?? modes.first { ChainEvidence.worksWithSharedProc($0.result) }
+    }
+
+    /// Every step observed ok except the fresh proc mount, the container's /proc bound
+    /// instead, and the chain carried through to a working loopback.
+    static func worksWithSharedProc(_ r: ProbeResult) -> Bool {
+        guard r.verdict == .failed, r.failedStep == SandboxChainProbe.freshProcStep else { return false }
+        let others = r.steps.filter { $0.name != SandboxChainProbe.freshProcStep }
+        return others.allSatisfy { $0.outcome != .failed }
+            && others.contains { $0.name == SandboxChainProbe.sharedProcStep && $0.outcome == .ok }
+            && others.contains { $0.name == "parent does not see the new root" && $0.outcome == .ok }
+            && others.contains { $0.name == "loopback carries a UDP datagram" && $0.outcome == .ok }
+    }
+
+    /// The mode that got furthest first: its failing step is the informative one.
+    func shortfalls(requirement: String) -> [Shortfall] {
+        modes.sorted { $0.result.steps.count > $1.result.steps.count }.map { m in
+            Shortfall(requirement: requirement + (m.inUserNamespace ? " (in a user namespace)" : " (as is)"),
+                      probe: m.inUserNamespace ? "sandbox_chain.in_user_namespace" : "sandbox_chain.as_is",
+                      step: m.result.failedStep, errno: m.result.errno?.name ?? m.result.signal.map(SignalName.name),
+                      cause: m.result.cause ?? "verdict \(m.result.verdict.rawValue)")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+"""The real environments the suite runs the probe in, and how to run a command in each.
+
+Every environment is built on this machine from Debian packages (runsc, bubblewrap,
+util-linux setpriv, python3-seccomp); see matrix/README.md for what each one models.
+"""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+
+UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all"]
+RUNSC = ["runsc", "--network=none", "do"]
+BWRAP = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+         "--unshare-all", "--die-with-parent"]
+SECCOMP = ["/usr/bin/python3", str(HERE / "seccomp_launch.py")]
+
+ENVIRONMENTS = {
+    "host-root": [],
+    "host-unprivileged": UNPRIVILEGED,
+    "root-without-cap-sys-admin": ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"],
+    "gvisor-root": RUNSC,
+    "gvisor-unprivileged": RUNSC + UNPRIVILEGED,
+    "bubblewrap-unprivileged": UNPRIVILEGED + BWRAP,
+    # Docker and OCI runtimes over-mount parts of /proc (masked paths); the kernel then
+    # refuses a fresh proc mount in a nested user namespace.
+    "bubblewrap-masked-proc": UNPRIVILEGED + BWRAP + ["--tmpfs", "/proc/acpi"],
+    "seccomp-unshare-eperm": SECCOMP + ["eperm"],
+    "seccomp-unshare-kill": SECCOMP + ["kill"],
+}
+
+REQUIRED_TOOLS = {"runsc": "runsc", "bwrap": "bubblewrap", "setpriv": "util-linux",
+                  "unshare": "util-linux", "/usr/bin/python3": "python3-seccomp"}
+
+
+def missing_tools():
+    """Tools the suite needs, with the Debian package that brings each."""
+    missing = [f"{tool} (apt-get install {pkg})" for tool, pkg in REQUIRED_TOOLS.items() if not shutil.which(tool)]
+    try:
+        subprocess.run(["/usr/bin/python3", "-c", "import seccomp"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        missing.append("python3 seccomp module (apt-get install python3-seccomp)")
+    return missing
+
+
+def probe_binary():
+    path = os.environ.get("PROBE_BIN")
+    if path:
+        return path
+    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=REPO, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    return str(Path(out) / "probe")
+
+
+def run_in(env, argv, timeout=120):
+    return subprocess.run(ENVIRONMENTS[env] + argv, capture_output=True, text=True, timeout=timeout, cwd="/")
+
+
+def probe_report(env, extra=()):
+    proc = run_in(env, [probe_binary(), "--json", *extra])
+    if proc.returncode != 0:
+        raise AssertionError(f"probe failed in {env} (exit {proc.returncode}): {proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+def reference(env):
+    """util-linux's view of the same environment: {(kind, mode): (result, detail)}."""
+    proc = run_in(env, ["sh", str(HERE / "reference.sh")])
+    observed = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) >= 3:
+            observed[(parts[0], parts[1])] = (parts[2], parts[3] if len(parts) > 3 else "")
+    return observed
+
+
+def host_state():
+    """What a probe run must leave unchanged: mounts, our children, scratch directories."""
+    mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    mounts = sorted(" ".join(l.split(" ")[4:5] + l.split(" - ")[1:]) for l in mounts)
+    ps = subprocess.run(["ps", "-eo", "pid=,ppid=,stat=,comm="], capture_output=True, text=True).stdout
+    me = str(os.getpid())
+    children = sorted(l.split(None, 3)[3] for l in ps.splitlines()
+                      if len(l.split(None, 3)) == 4 and l.split(None, 3)[1] == me and l.split(None, 3)[3] != "ps")
+    probes = sorted(l for l in ps.splitlines() if l.split()[-1] == "probe" or " Z" in f" {l.split(None, 3)[2]}" and l.split(None, 3)[1] == me)
+    scratch = sorted(str(p) for base in ("/tmp", "/dev/shm", "/var/tmp") for p in Path(base).glob("namespace-probe.*"))
+    return {"mounts": mounts, "children": children, "probe processes and our zombies": probes, "scratch": scratch,
+            "hostname": Path("/proc/sys/kernel/hostname").read_text()}
