@@ -28,7 +28,7 @@ ENVIRONMENTS = {
     "bubblewrap-unprivileged": UNPRIVILEGED + BWRAP,
     # Docker and OCI runtimes over-mount parts of /proc (masked paths); the kernel then
     # refuses a fresh proc mount in a nested user namespace.
-    "bubblewrap-masked-proc": UNPRIVILEGED + BWRAP + ["--tmpfs", "/proc/acpi"],
+    "bubblewrap-masked-proc": UNPRIVILEGED + BWRAP + ["--tmpfs", next(p for p in ("/proc/acpi", "/proc/scsi", "/proc/fs") if os.path.isdir(p))],
     "seccomp-unshare-eperm": SECCOMP + ["eperm"],
     "seccomp-unshare-kill": SECCOMP + ["kill"],
 }
