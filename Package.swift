@@ -15,14 +15,9 @@ let package = Package(
         .target(name: "NamespaceProbe", dependencies: ["CNamespaceProbe"]),
         .target(name: "IsolationSelector", dependencies: ["NamespaceProbe"]),
         .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector"]),
-        .testTarget(
-            name: "NamespaceProbeTests",
-            dependencies: ["NamespaceProbe"],
-            resources: [.copy("Fixtures")]),
-        .testTarget(
-            name: "IsolationSelectorTests",
-            dependencies: ["IsolationSelector", "NamespaceProbe"],
-            resources: [.copy("Reports")]),
-        .testTarget(name: "ProbeCLITests", dependencies: ["NamespaceProbe"]),
+        // Tests read fixtures and matrix/ through #filePath: plain files, no bundle.
+        .testTarget(name: "NamespaceProbeTests", dependencies: ["NamespaceProbe"], exclude: ["Fixtures"]),
+        .testTarget(name: "IsolationSelectorTests", dependencies: ["IsolationSelector", "NamespaceProbe"]),
+        .testTarget(name: "ProbeCLITests", dependencies: ["NamespaceProbe", "probe"]),
     ]
 )

@@ -1,18 +1,25 @@
 // Thin wrappers for what Swift's Glibc module does not import: _GNU_SOURCE functions,
-// variadic calls (syscall, prctl, ioctl) and kernel constants. Nothing else lives here.
+// variadic calls (syscall, prctl) and kernel constants. Nothing else lives here.
+//
+// _GNU_SOURCE is deliberately not defined: it changes glibc's struct layouts (fd_set) and
+// clashes with the Glibc/Dispatch modules. The few GNU functions are declared instead.
 #ifndef CNAMESPACEPROBE_H
 #define CNAMESPACEPROBE_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+#include <sys/types.h>
+extern int unshare(int flags);
+extern int setns(int fd, int nstype);
+extern int setresuid(uid_t r, uid_t e, uid_t s);
+extern int setresgid(gid_t r, gid_t e, gid_t s);
+extern int getresuid(uid_t *r, uid_t *e, uid_t *s);
+extern int pipe2(int fds[2], int flags);
+
 #include <sched.h>
 #include <unistd.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/klog.h>
 #include <sys/wait.h>
@@ -26,17 +33,12 @@
 #include <linux/audit.h>
 #include <stddef.h>
 
-// Namespace flags (sched.h hides them without _GNU_SOURCE in Swift's view).
-static const unsigned long cnp_CLONE_NEWUSER = CLONE_NEWUSER;
-static const unsigned long cnp_CLONE_NEWPID = CLONE_NEWPID;
-static const unsigned long cnp_CLONE_NEWNS = CLONE_NEWNS;
-static const unsigned long cnp_CLONE_NEWNET = CLONE_NEWNET;
-static const unsigned long cnp_CLONE_NEWIPC = CLONE_NEWIPC;
-static const unsigned long cnp_CLONE_NEWUTS = CLONE_NEWUTS;
-static const unsigned long cnp_CLONE_NEWCGROUP = CLONE_NEWCGROUP;
-static const unsigned long cnp_CLONE_NEWTIME = 0x00000080;  // not in older headers
+// Namespace flags are NamespaceKind.cloneFlag on the Swift side (linux/sched.h values).
 
 static const int cnp_NETLINK_ROUTE = NETLINK_ROUTE;
+
+static inline int cnp_pipe2_cloexec(int fds[2]) { return pipe2(fds, 02000000 /* O_CLOEXEC */); }
+static const int cnp_O_PATH = 010000000;  // asm-generic value (x86_64, aarch64)
 
 static inline int cnp_errno(void) { return errno; }
 

@@ -20,7 +20,7 @@ public enum LandlockProbe {
                 return .check(ruleset)
             }
                 && w.step("add rule: read \(ctx.workspace)") {
-                    let dir = open(ctx.workspace, O_PATH | O_CLOEXEC)
+                    let dir = open(ctx.workspace, cnp_O_PATH | O_CLOEXEC)
                     guard dir >= 0 else { return .failed(.current, "open allowed dir") }
                     defer { close(dir) }
                     return .check(cnp_landlock_add_path_rule(ruleset, dir, handled))

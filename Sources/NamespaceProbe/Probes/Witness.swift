@@ -10,8 +10,8 @@ struct Witness {
 
     static func spawn(_ check: @escaping (String) -> String) -> Witness? {
         var request: [Int32] = [0, 0], reply: [Int32] = [0, 0]
-        guard pipe2(&request, O_CLOEXEC) == 0 else { return nil }
-        guard pipe2(&reply, O_CLOEXEC) == 0 else { close(request[0]); close(request[1]); return nil }
+        guard cnp_pipe2_cloexec(&request) == 0 else { return nil }
+        guard cnp_pipe2_cloexec(&reply) == 0 else { close(request[0]); close(request[1]); return nil }
         let pid = fork()
         if pid == 0 {
             _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)

@@ -39,7 +39,7 @@ public enum ChildRunner {
 
         for job in jobs {
             var fds: [Int32] = [0, 0]
-            if pipe2(&fds, O_CLOEXEC) != 0 {
+            if cnp_pipe2_cloexec(&fds) != 0 {
                 var out = RawProbeOutput()
                 out.verdict = .failed
                 out.verdictDetail = "pipe2: \(Errno.current)"

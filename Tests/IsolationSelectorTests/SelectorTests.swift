@@ -1,0 +1,107 @@
+import XCTest
+import Foundation
+import NamespaceProbe
+@testable import IsolationSelector
+
+/// Table tests on reports recorded from real environments (matrix/*.json). Each expected
+/// choice is justified by a fact of that report, asserted next to it.
+final class SelectorTests: XCTestCase {
+    func recorded(_ name: String) throws -> Report {
+        let url = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent()
+            .appendingPathComponent("../../matrix/\(name).json")
+        return try Report(json: JSON.parse(String(contentsOf: url, encoding: .utf8)))
+    }
+
+    func testHostRootGetsNamespacesWithoutUserNamespace() throws {
+        let r = try recorded("host-root")
+        XCTAssertEqual(r.sandboxChain.asIs.verdict, .ok, "the chain ran as is with a fresh /proc")
+        let s = Selector.select(r)
+        XCTAssertEqual(s.chosen, .namespaces)
+        XCTAssertTrue(s.parameters.contains { $0 == ("ISOLATION_USER_NAMESPACE", "0") })
+        XCTAssertTrue(s.parameters.contains { $0 == ("ISOLATION_PROC", "fresh") })
+        XCTAssertNil(s.advice)
+    }
+
+    func testUnprivilegedHostNeedsAUserNamespace() throws {
+        let r = try recorded("host-unprivileged")
+        XCTAssertEqual(r.sandboxChain.asIs.errno, .EPERM, "no CAP_SYS_ADMIN as is")
+        XCTAssertEqual(r.sandboxChain.inUserNamespace.verdict, .ok)
+        let s = Selector.select(r)
+        XCTAssertEqual(s.chosen, .namespaces)
+        XCTAssertTrue(s.parameters.contains { $0 == ("ISOLATION_USER_NAMESPACE", "1") })
+        XCTAssertFalse(s.candidates.first { $0.backend == .uid }!.available, "uid 65534 cannot setresuid")
+    }
+
+    func testMaskedProcFallsBackToSharedProc() throws {
+        let r = try recorded("bubblewrap-masked-proc")
+        XCTAssertEqual(r.sandboxChain.inUserNamespace.failedStep, SandboxChainProbe.freshProcStep)
+        XCTAssertEqual(r.sandboxChain.inUserNamespace.errno, .EPERM)
+        let s = Selector.select(r)
+        XCTAssertEqual(s.chosen, .namespacesSharedProc)
+        XCTAssertTrue(s.parameters.contains { $0 == ("ISOLATION_PROC", "shared") })
+        let namespaces = s.candidates.first { $0.backend == .namespaces }!
+        XCTAssertEqual(namespaces.shortfalls.first?.step, SandboxChainProbe.freshProcStep, "the mode that got furthest is cited first")
+        XCTAssertTrue(s.reason.contains("mount fresh proc"), s.reason)
+    }
+
+    func testGVisorRootGetsUid() throws {
+        let r = try recorded("gvisor-root")
+        XCTAssertEqual(r.runtime("gvisor")?.confidence, .yes)
+        XCTAssertEqual(r.sandboxChain.asIs.errno, .EINVAL, "gVisor refuses making / private")
+        XCTAssertEqual(r.landlockABIErrno, .ENOSYS)
+        XCTAssertEqual(r.identitySwitch.verdict, .ok)
+        let s = Selector.select(r)
+        XCTAssertEqual(s.chosen, .uid)
+        XCTAssertNotNil(s.advice, "nothing above uid: advise a sandbox per tenant")
+        XCTAssertTrue(s.parameters.contains { $0 == ("ISOLATION_GVISOR", "yes") })
+    }
+
+    func testGVisorUnprivilegedIsLeftWithDirectoriesAndSaysSo() throws {
+        let r = try recorded("gvisor-unprivileged")
+        XCTAssertEqual(r.identitySwitch.errno, .EPERM)
+        let s = Selector.select(r)
+        XCTAssertEqual(s.chosen, .directories)
+        XCTAssertNotNil(s.warning)
+        XCTAssertTrue(s.warning!.contains("python"), "says interpreters read what the shared uid can read")
+    }
+
+    func testSeccompFilteredContainersGetLandlock() throws {
+        for name in ["seccomp-unshare-eperm", "seccomp-unshare-kill"] {
+            let r = try recorded(name)
+            XCTAssertEqual(r.landlockEnforcement.verdict, .ok, name)
+            XCTAssertEqual(r.seccompOwnFilter.verdict, .ok, name)
+            XCTAssertNotEqual(r.sandboxChain.asIs.verdict, .ok, name)
+            XCTAssertEqual(Selector.select(r).chosen, .landlock, name)
+        }
+        let killed = try recorded("seccomp-unshare-kill")
+        let shortfall = Selector.select(killed).candidates.first { $0.backend == .namespaces }!.shortfalls.first!
+        XCTAssertEqual(shortfall.errno, "SIGSYS")
+    }
+
+    func testMissingEvidenceNeverSelects() throws {
+        var r = try recorded("host-root")
+        r.sandboxChain.asIs = ProbeResult(verdict: .timeout, detail: "deadline")
+        r.sandboxChain.inUserNamespace = ProbeResult(verdict: .killed, signal: 9)
+        r.landlockEnforcement = ProbeResult(verdict: .unverifiable)
+        XCTAssertEqual(Selector.select(r).chosen, .uid)
+        r.identitySwitch = ProbeResult(verdict: .timeout)
+        XCTAssertEqual(Selector.select(r).chosen, .directories)
+    }
+
+    func testExcludeSkipsCandidates() throws {
+        let s = Selector.select(try recorded("host-root"), excluding: [.namespaces, .namespacesSharedProc])
+        XCTAssertEqual(s.chosen, .landlock)
+        XCTAssertTrue(s.candidates.first { $0.backend == .namespaces }!.excluded)
+    }
+
+    func testUnknownBackendIsAUsageError() {
+        XCTAssertThrowsError(try Backend.parse("firecracker")) { error in
+            XCTAssertTrue(error is UsageError)
+            XCTAssertTrue("\(error)".contains("namespaces, namespaces-shared-proc, landlock, uid, directories"))
+        }
+    }
+
+    func testStrengthOrder() {
+        XCTAssertTrue(Backend.directories < Backend.uid && Backend.uid < Backend.landlock && Backend.landlock < Backend.namespaces)
+    }
+}

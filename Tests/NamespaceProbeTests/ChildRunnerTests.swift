@@ -1,0 +1,60 @@
+import XCTest
+import Glibc
+@testable import NamespaceProbe
+
+/// The runner's guarantees, with children that do exactly what each case needs.
+final class ChildRunnerTests: XCTestCase {
+    func testVerdictStepsAndFacts() {
+        let out = ChildRunner.run([ProbeJob(id: "a") { w in
+            w.step("first") { .ok("fine") }
+            w.step("second") { .failed(.EPERM, "no") }
+            w.fact("k", "v")
+            w.verdict(.failed)
+        }], timeoutMillis: 5000)["a"]!
+        let r = ProbeResult(raw: out)
+        XCTAssertEqual(r.verdict, .failed)
+        XCTAssertEqual(r.failedStep, "second")
+        XCTAssertEqual(r.errno, .EPERM)
+        XCTAssertEqual(r.facts, ["k": "v"])
+        XCTAssertEqual(r.steps.map(\.outcome), [.ok, .failed])
+    }
+
+    func testSignalIsReportedAgainstTheStepItHit() {
+        let out = ChildRunner.run([ProbeJob(id: "k") { w in
+            w.step("dies here") { raise(SIGSYS); return .ok() }
+        }], timeoutMillis: 5000)["k"]!
+        let r = ProbeResult(raw: out)
+        XCTAssertEqual(r.verdict, .killed)
+        XCTAssertEqual(r.signal, SIGSYS)
+        XCTAssertEqual(r.failedStep, "dies here")
+        let cause = Explain(environment: EnvironmentFacts.read(), capabilities: CapabilitySets.read(), unshareSyscallBlocked: false, gvisor: false)
+            .cause(probe: "k", result: r)
+        XCTAssertTrue(cause?.hasPrefix("SIGSYS") == true, cause ?? "nil")
+    }
+
+    func testDeadlineKillsTheWholeProcessGroup() {
+        var pipeFDs: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&pipeFDs), 0)
+        let start = Clock.nowMicros()
+        let out = ChildRunner.run([ProbeJob(id: "slow") { w in
+            // A grandchild that would outlive its parent without the group kill.
+            if fork() == 0 { close(pipeFDs[0]); pause(); _exit(0) }
+            w.step("hang") { pause(); return .ok() }
+        }, ProbeJob(id: "quick") { w in w.verdict(.ok) }], timeoutMillis: 300)
+        close(pipeFDs[1])
+        XCTAssertLessThan(Clock.nowMicros() - start, 3_000_000)
+        XCTAssertEqual(ProbeResult(raw: out["slow"]!).verdict, .timeout)
+        XCTAssertEqual(ProbeResult(raw: out["slow"]!).failedStep, "hang")
+        XCTAssertEqual(ProbeResult(raw: out["quick"]!).verdict, .ok, "one slow probe does not spoil the others")
+        // The grandchild held the write end: read() returns 0 only once it is dead.
+        var byte: UInt8 = 0
+        XCTAssertEqual(read(pipeFDs[0], &byte, 1), 0)
+        close(pipeFDs[0])
+    }
+
+    func testChildWithoutVerdictHasFailed() {
+        let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "x") { _ in _exit(7) }], timeoutMillis: 5000)["x"]!)
+        XCTAssertEqual(r.verdict, .failed)
+        XCTAssertEqual(r.detail, "the probe child exited with status 7 without a verdict")
+    }
+}
