@@ -63,14 +63,7 @@ struct NamespaceAction {
             Parsers.mountPoints(ProcFiles.read("/proc/self/mountinfo")).contains(ctx.mountPoint)
                 ? .ok() : .failed(nil, "the new mount is missing from this namespace's mountinfo")
         }
-        && w.step("parent does not see the mount (/proc/\(ctx.probePid)/mountinfo)") {
-            switch ProcFiles.read("/proc/\(ctx.probePid)/mountinfo") {
-            case .failure(let e): return .failed(e, "cannot read the parent's mountinfo")
-            case .success(let text):
-                return Parsers.mountPoints(.success(text)).contains(ctx.mountPoint)
-                    ? .failed(nil, "the mount leaked into the parent's mount namespace") : .ok()
-            }
-        }
+        && w.step("parent does not see the mount (/proc/\(ctx.probePid)/mountinfo)") { parentDoesNotSee(ctx.mountPoint, ctx) }
     }
 
     static let net = NamespaceAction { w, _, _ in
@@ -155,6 +148,16 @@ struct NamespaceAction {
             case .success(let other): return .failed(nil, "offset not seen by the child (\(other))")
             }
         }
+    }
+}
+
+/// A mount made in our namespace must be absent from the probe process's mountinfo.
+func parentDoesNotSee(_ mountPoint: String, _ ctx: ProbeContext) -> StepResult {
+    switch ProcFiles.read("/proc/\(ctx.probePid)/mountinfo") {
+    case .failure(let e): return .failed(e, "cannot read the probe's mountinfo")
+    case .success(let text):
+        return Parsers.mountPoints(.success(text)).contains(mountPoint)
+            ? .failed(nil, "the mount leaked into the parent's mount namespace") : .ok()
     }
 }
 

@@ -46,14 +46,7 @@ public struct SandboxChainProbe {
         let ok = w.step("fork PID 1") { getpid() == 1 ? .ok() : .failed(nil, "pid is \(getpid())") }
             && w.step("make / private (MS_REC|MS_PRIVATE)") { .check(mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil)) }
             && w.step("mount tmpfs as new root") { .check(mount("namespace-probe", root, "tmpfs", 0, "size=64k,mode=0755")) }
-            && w.step("parent does not see the new root") {
-                switch ProcFiles.read("/proc/\(ctx.probePid)/mountinfo") {
-                case .failure(let e): return .failed(e, "cannot read the probe's mountinfo")
-                case .success(let text):
-                    return Parsers.mountPoints(.success(text)).contains(root)
-                        ? .failed(nil, "the mount leaked into the parent's mount namespace") : .ok()
-                }
-            }
+            && w.step("parent does not see the new root") { parentDoesNotSee(root, ctx) }
             && w.step("create mount points") {
                 for dir in ["workspace", "proc", "oldroot"] where mkdir(root + "/" + dir, 0o755) != 0 {
                     return .failed(.current, "mkdir \(dir)")
