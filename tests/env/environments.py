@@ -15,8 +15,19 @@ REPO = HERE.parent.parent
 UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all"]
 RUNSC = ["runsc", "--network=none", "do"]
-BWRAP = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-         "--unshare-all", "--die-with-parent"]
+
+
+
+def _bwrap():
+    # A private /tmp, then the repository (and the binary's directory) bound back read-only:
+    # a checkout under /tmp must stay visible inside the sandbox.
+    binary_dir = os.path.dirname(os.environ.get("PROBE_BIN", "")) or str(REPO)
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--ro-bind", str(REPO), str(REPO), "--ro-bind", binary_dir, binary_dir,
+            "--unshare-all", "--die-with-parent"]
+
+
+BWRAP = _bwrap()
 SECCOMP = ["/usr/bin/python3", str(HERE / "seccomp_launch.py")]
 
 ENVIRONMENTS = {
