@@ -16,8 +16,6 @@ public struct ProbeError: Error, CustomStringConvertible {
 public enum Prober {
     public static func run(_ options: ProbeOptions = ProbeOptions()) throws -> Report {
         let start = Clock.nowMicros()
-        let environment = EnvironmentFacts.read()
-        let capabilities = CapabilitySets.read()
         let scratch = try Scratch.create()
         defer { scratch.remove() }
         let ctx = ProbeContext(uid: getuid(), gid: getgid(), probePid: getpid(), scratch: scratch.path)
@@ -31,13 +29,17 @@ public enum Prober {
                  SeccompProbe.ownFilterJob(), SeccompProbe.listenerJob(), LandlockProbe.job(ctx),
                  PtraceProbe.job(), IdentitySwitchProbe.job(ctx)]
 
-        // Runtime detection reads files only: it runs while the children work.
+        // Everything the parent reads itself only reads files: it runs while the children work.
+        var environment: EnvironmentFacts!, capabilities: CapabilitySets!
         var runtimeInputs = RuntimeInputs()
+        var landlockABI: Result<Int, Errno> = .failure(.ENOSYS)
         let raw = ChildRunner.run(jobs, timeoutMillis: options.timeoutMillis) {
+            environment = EnvironmentFacts.read()
+            capabilities = CapabilitySets.read()
             runtimeInputs = RuntimeInputs.read(facts: environment)
+            landlockABI = LandlockProbe.abiVersion()
         }
         let runtimes = RuntimeDetection.detect(runtimeInputs)
-        let landlockABI = LandlockProbe.abiVersion()
 
         func result(_ id: String) -> ProbeResult {
             raw[id].map(ProbeResult.init(raw:)) ?? ProbeResult(verdict: .failed, detail: "probe \(id) did not run")
