@@ -21,13 +21,9 @@ public enum Prober {
         let ctx = ProbeContext(uid: getuid(), gid: getgid(), probePid: getpid(), scratch: scratch.path)
 
         var jobs: [ProbeJob] = [UnshareFlagCheck.job()]
-        for kind in NamespaceKind.allCases {
-            jobs.append(NamespaceProbe(kind: kind, inUserNamespace: false).job(ctx))
-            if kind != .user { jobs.append(NamespaceProbe(kind: kind, inUserNamespace: true).job(ctx)) }
-        }
-        jobs += [SandboxChainProbe(inUserNamespace: false).job(ctx), SandboxChainProbe(inUserNamespace: true).job(ctx),
-                 SeccompProbe.ownFilterJob(), SeccompProbe.listenerJob(), LandlockProbe.job(ctx),
-                 PtraceProbe.job(), IdentitySwitchProbe.job(ctx)]
+        jobs += NamespaceKind.allCases.map { NamespaceProbe(kind: $0).job(ctx) }
+        jobs += [SandboxChainProbe().job(ctx), SeccompProbe.ownFilterJob(), SeccompProbe.listenerJob(),
+                 LandlockProbe.job(ctx), PtraceProbe.job(), IdentitySwitchProbe.job(ctx)]
 
         // Everything the parent reads itself only reads files: it runs while the children work.
         var environment: EnvironmentFacts!, capabilities: CapabilitySets!
@@ -41,22 +37,23 @@ public enum Prober {
         }
         let runtimes = RuntimeDetection.detect(runtimeInputs)
 
-        func result(_ id: String) -> ProbeResult {
-            raw[id].map(ProbeResult.init(raw:)) ?? ProbeResult(verdict: .failed, detail: "probe \(id) did not run")
+        func result(_ id: String, _ section: String = "") -> ProbeResult {
+            raw[id].map { ProbeResult(raw: $0, section: section) } ?? ProbeResult(verdict: .failed, detail: "probe \(id) did not run")
         }
-        let userProbe = result("ns.user")
+        let userProbe = result("ns.user", NamespaceProbe.asIs)
         let unshareBlocked = userProbe.failedStep == "unshare(0)"
         let explain = Explain(environment: environment, capabilities: capabilities, unshareSyscallBlocked: unshareBlocked,
                               gvisor: runtimes.first { $0.name == "gvisor" }?.confidence != Confidence.no)
-        func explained(_ id: String) -> ProbeResult {
-            var r = result(id)
+        func explained(_ id: String, _ section: String = "") -> ProbeResult {
+            var r = result(id, section)
             r.cause = explain.cause(probe: id, result: r)
             return r
         }
 
         let namespaces = NamespaceKind.allCases.map { kind -> NamespaceResult in
-            let asIs = explained("ns.\(kind.rawValue)")
-            let inUser = kind == .user ? .notRun("the user namespace is the one probed as is") : explained("ns.\(kind.rawValue).userns")
+            let asIs = explained("ns.\(kind.rawValue)", NamespaceProbe.asIs)
+            let inUser = kind == .user ? .notRun("the user namespace is the one probed as is")
+                : explained("ns.\(kind.rawValue)", NamespaceProbe.inUserNamespace)
             return NamespaceResult(kind: kind, results: ModeResults(asIs: asIs, inUserNamespace: inUser))
         }
         var abi: Int?, abiErrno: Errno?
@@ -67,7 +64,8 @@ public enum Prober {
         return Report(
             environment: environment, runtimes: runtimes, namespaces: namespaces,
             unshareRejectsInvalidFlags: explained("unshare.invalid_flag"),
-            sandboxChain: ModeResults(asIs: explained("chain"), inUserNamespace: explained("chain.userns")),
+            sandboxChain: ModeResults(asIs: explained("chain", NamespaceProbe.asIs),
+                                      inUserNamespace: explained("chain", NamespaceProbe.inUserNamespace)),
             capabilities: capabilities, seccompOwnFilter: explained("seccomp.filter"),
             seccompListener: explained("seccomp.listener"), landlockABI: abi, landlockABIErrno: abiErrno,
             landlockEnforcement: explained("landlock"), ptrace: explained("ptrace"),

@@ -5,26 +5,37 @@ import CNamespaceProbe
 /// the first step that fails; a refused fresh /proc is recorded and the chain goes on with
 /// the container's /proc bound in, so both namespace backends get their evidence.
 public struct SandboxChainProbe {
-    public let inUserNamespace: Bool
-    public init(inUserNamespace: Bool) { self.inUserNamespace = inUserNamespace }
+    public init() {}
 
     public static let freshProcStep = "mount fresh proc"
     public static let sharedProcStep = "bind container /proc (fresh proc refused)"
     public static let namespaces: [NamespaceKind] = [.pid, .mnt, .net, .ipc, .uts]
 
-    public var jobID: String { inUserNamespace ? "chain.userns" : "chain" }
+    public var jobID: String { "chain" }
 
     public func job(_ ctx: ProbeContext) -> ProbeJob {
         ProbeJob(id: jobID) { w in self.run(w, ctx) }
     }
 
+    /// As is first; where unshare() is refused (nothing changed), the same child goes on
+    /// the rootless way.
     func run(_ w: StepWriter, _ ctx: ProbeContext) {
-        if inUserNamespace {
-            guard UserNamespaceSetup.enter(w, ctx) else { return w.verdict(.failed) }
+        w.section(NamespaceProbe.asIs)
+        let refused = !attempt(w, ctx)
+        w.section(NamespaceProbe.inUserNamespace)
+        guard refused else {
+            return w.verdict(.notRun, "not tried: unshare() as is succeeded")
         }
+        guard UserNamespaceSetup.enter(w, ctx) else { return w.verdict(.failed) }
+        _ = attempt(w, ctx)
+    }
+
+    /// False when unshare() itself was refused.
+    private func attempt(_ w: StepWriter, _ ctx: ProbeContext) -> Bool {
         let flags = SandboxChainProbe.namespaces.reduce(UInt(0)) { $0 | $1.cloneFlag }
         guard w.step("unshare(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS)", { .check(cnp_unshare(flags)) }) else {
-            return w.verdict(.failed)
+            w.verdict(.failed)
+            return false
         }
         // The rest runs in PID 1 of the new pid namespace, which writes its own records.
         let run = Subprocess.run { insidePID1(w, ctx) }
@@ -39,6 +50,7 @@ public struct SandboxChainProbe {
         case .success:
             break
         }
+        return true
     }
 
     private func insidePID1(_ w: StepWriter, _ ctx: ProbeContext) -> Int32 {

@@ -59,35 +59,42 @@ public struct ProbeResult: Equatable {
 
     public static func notRun(_ why: String) -> ProbeResult { ProbeResult(verdict: .notRun, detail: why) }
 
-    /// Turns what the parent read from a child into a result. A child that died or timed out
-    /// gets that verdict whatever it wrote; a child that ended without a verdict has failed.
-    init(raw: RawProbeOutput) {
-        var steps = raw.steps
-        var verdict = raw.verdict ?? .failed
+    /// Turns one section of what the parent read from a child into a result. How the child
+    /// ended (a signal, the deadline) belongs to the section it was in; a section the child
+    /// never reached was not run.
+    init(raw: RawProbeOutput, section name: String = "") {
+        guard let section = raw.section(name) ?? (name.isEmpty ? raw.sections.first?.records : nil) else {
+            self.init(verdict: .notRun, detail: "not attempted: the probe child ended before reaching this mode (\(raw.exit))",
+                      durationMicros: raw.durationMicros)
+            return
+        }
+        let isLast = raw.section(name) == nil || raw.lastSectionName == name
+        var steps = section.steps
+        var verdict = section.verdict ?? .failed
         var signal: Int32?
-        var detail = raw.verdictDetail.isEmpty ? nil : raw.verdictDetail
-        switch raw.exit {
-        case .timedOut:
+        var detail = section.verdictDetail.isEmpty ? nil : section.verdictDetail
+        switch (isLast, raw.exit) {
+        case (true, .timedOut):
             verdict = .timeout
-            if let s = raw.unfinishedStep { steps.append(Step(name: s, outcome: .failed, detail: "deadline passed in this step")) }
+            if let s = section.unfinishedStep { steps.append(Step(name: s, outcome: .failed, detail: "deadline passed in this step")) }
             detail = "the probe did not finish before the deadline and was killed"
-        case .signaled(let sig):
+        case (true, .signaled(let sig)):
             verdict = .killed
             signal = sig
-            if let s = raw.unfinishedStep {
+            if let s = section.unfinishedStep {
                 steps.append(Step(name: s, outcome: .failed, detail: "killed by \(SignalName.name(sig))"))
             }
             detail = "the probe child was killed by \(SignalName.name(sig))"
-        case .exited(let code):
-            if raw.verdict == nil {
-                detail = "the probe child exited with status \(code) without a verdict"
-            }
+        case (_, .exited(let code)) where section.verdict == nil:
+            detail = "the probe child exited with status \(code) without a verdict"
+        default:
+            break
         }
         let failed = steps.first(where: { $0.outcome == .failed })
         self.init(verdict: verdict, steps: steps,
                   failedStep: verdict == .ok ? nil : failed?.name,
                   errno: verdict == .ok ? nil : failed?.errno, signal: signal, detail: detail,
-                  facts: raw.facts, durationMicros: raw.durationMicros)
+                  facts: section.facts, durationMicros: raw.durationMicros)
     }
 }
 

@@ -11,16 +11,32 @@ public struct ProbeJob {
     }
 }
 
-/// What the parent read from one child: its records and how it ended.
-public struct RawProbeOutput {
+/// One result's records: a child writes one section, or several after `StepWriter.section`.
+public struct RawSection {
     public var steps: [Step] = []
     public var facts: [String: String] = [:]
     public var verdict: Verdict?
     public var verdictDetail: String = ""
-    public var exit: ChildExit = .exited(0)
-    /// The step a child announced but never finished: where a signal hit it.
+    /// The step announced but never finished: where a signal or the deadline hit.
     public var unfinishedStep: String?
+}
+
+/// What the parent read from one child: its sections, in order, and how it ended.
+public struct RawProbeOutput {
+    public var sections: [(name: String, records: RawSection)] = [("", RawSection())]
+    public var exit: ChildExit = .exited(0)
     public var durationMicros: Int64 = 0
+
+    public func section(_ name: String) -> RawSection? { sections.first { $0.name == name }?.records }
+    /// The section the child was in when it ended.
+    public var lastSectionName: String { sections.last!.name }
+
+    static func failedToStart(_ why: String) -> RawProbeOutput {
+        var out = RawProbeOutput()
+        out.sections[0].records.verdict = .failed
+        out.sections[0].records.verdictDetail = why
+        return out
+    }
 }
 
 /// Runs probe children concurrently: fork (before any thread exists), collect records from a
@@ -40,10 +56,7 @@ public enum ChildRunner {
         for job in jobs {
             var fds: [Int32] = [0, 0]
             if cnp_pipe2_cloexec(&fds) != 0 {
-                var out = RawProbeOutput()
-                out.verdict = .failed
-                out.verdictDetail = "pipe2: \(Errno.current)"
-                results[job.id] = out
+                results[job.id] = .failedToStart("pipe2: \(Errno.current)")
                 continue
             }
             let pid = fork()
@@ -58,10 +71,7 @@ public enum ChildRunner {
             close(fds[1])
             if pid < 0 {
                 close(fds[0])
-                var out = RawProbeOutput()
-                out.verdict = .failed
-                out.verdictDetail = "fork: \(Errno.current)"
-                results[job.id] = out
+                results[job.id] = .failedToStart("fork: \(Errno.current)")
                 continue
             }
             _ = setpgid(pid, pid)
@@ -121,22 +131,31 @@ enum RecordParser {
         var begun: [String] = []
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            let i = out.sections.count - 1
             switch f.first {
+            case "M" where f.count >= 2:
+                out.sections[i].records.unfinishedStep = begun.last
+                begun = []
+                if out.sections.count == 1 && out.sections[0].name.isEmpty && out.sections[0].records.steps.isEmpty {
+                    out.sections[0].name = f[1]
+                } else {
+                    out.sections.append((f[1], RawSection()))
+                }
             case "B" where f.count >= 2: begun.append(f[1])
             case "S" where f.count >= 5:
-                if let i = begun.lastIndex(of: f[1]) { begun.remove(at: i) }
+                if let b = begun.lastIndex(of: f[1]) { begun.remove(at: b) }
                 let code = Int32(f[3]) ?? 0
-                out.steps.append(Step(name: f[1], outcome: StepOutcome(rawValue: f[2]) ?? .failed,
-                                      errno: code == 0 ? nil : Errno(rawValue: code),
-                                      detail: f[4].isEmpty ? nil : f[4]))
-            case "F" where f.count >= 3: out.facts[f[1]] = f[2]
+                out.sections[i].records.steps.append(Step(name: f[1], outcome: StepOutcome(rawValue: f[2]) ?? .failed,
+                                                          errno: code == 0 ? nil : Errno(rawValue: code),
+                                                          detail: f[4].isEmpty ? nil : f[4]))
+            case "F" where f.count >= 3: out.sections[i].records.facts[f[1]] = f[2]
             case "V" where f.count >= 3:
-                out.verdict = Verdict(rawValue: f[1])
-                out.verdictDetail = f[2]
+                out.sections[i].records.verdict = Verdict(rawValue: f[1])
+                out.sections[i].records.verdictDetail = f[2]
             default: continue
             }
         }
-        out.unfinishedStep = begun.last
+        out.sections[out.sections.count - 1].records.unfinishedStep = begun.last
     }
 }
 

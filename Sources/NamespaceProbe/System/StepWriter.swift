@@ -45,6 +45,9 @@ public struct StepWriter {
         }
     }
 
+    /// Starts a new result in the same child (a probe tried as is, then in a user namespace).
+    public func section(_ name: String) { send("M\t\(clean(name))") }
+
     /// A value the parent should keep (an ABI version, a uid used).
     public func fact(_ key: String, _ value: String) { send("F\t\(clean(key))\t\(clean(value))") }
 
