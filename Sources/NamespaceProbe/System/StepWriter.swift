@@ -56,14 +56,17 @@ public struct StepWriter {
         send("V\t\(verdict.rawValue)\t\(clean(detail))")
     }
 
+    /// Tabs and newlines would break the record format; long details are cut. Bytes, not
+    /// Characters: grapheme handling is slow and would be faulted in by every child.
     private func clean(_ s: String) -> String {
-        var out = String(s.map { $0 == "\t" || $0 == "\n" ? " " : $0 })
-        if out.utf8.count > 300 { out = String(out.prefix(300)) }
-        return out
+        var bytes = Array(s.utf8.prefix(300))
+        for i in bytes.indices where bytes[i] == 9 || bytes[i] == 10 { bytes[i] = 32 }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func send(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
+        var bytes = Array(line.utf8)
+        bytes.append(10)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }
 }
