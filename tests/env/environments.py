@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -42,9 +43,12 @@ ENVIRONMENTS = {
     "bubblewrap-masked-proc": UNPRIVILEGED + BWRAP + ["--tmpfs", next(p for p in ("/proc/acpi", "/proc/scsi", "/proc/fs") if os.path.isdir(p))],
     "seccomp-unshare-eperm": SECCOMP + ["eperm"],
     "seccomp-unshare-kill": SECCOMP + ["kill"],
+    # A real OCI container as Docker makes it: default capabilities, masked /proc paths,
+    # Docker's default seccomp profile (shared/data), run by crun.
+    "docker-default-crun": [sys.executable, str(HERE / "oci_run.py"), "--runtime", "crun", "--"],
 }
 
-REQUIRED_TOOLS = {"runsc": "runsc", "bwrap": "bubblewrap", "setpriv": "util-linux",
+REQUIRED_TOOLS = {"runsc": "runsc", "bwrap": "bubblewrap", "crun": "crun", "setpriv": "util-linux",
                   "unshare": "util-linux", "/usr/bin/python3": "python3-seccomp"}
 
 

@@ -104,8 +104,9 @@ def test_seccomp_kill_is_reported_and_run_goes_on(runs):
     assert report["selection"]["backend"] in ("landlock", "uid")
 
 
-def test_seccomp_eperm_is_blamed_on_the_filter(runs):
-    report = runs("seccomp-unshare-eperm")[0]
+@pytest.mark.parametrize("env", ["seccomp-unshare-eperm", "docker-default-crun"])
+def test_seccomp_eperm_is_blamed_on_the_filter(env, runs):
+    report = runs(env)[0]
     ns = report["namespaces"]["net"]["as_is"]
     assert (ns["verdict"], ns["failed_step"], ns["errno"]) == ("failed", "unshare(0)", "EPERM")
     assert "seccomp" in ns["cause"]
@@ -134,6 +135,8 @@ def test_selection_per_environment(runs):
         "bubblewrap-masked-proc": "namespaces-shared-proc",
         "seccomp-unshare-eperm": "landlock",
         "seccomp-unshare-kill": "landlock",
+        # Docker's profile denies unshare without CAP_SYS_ADMIN; root keeps CAP_SETUID.
+        "docker-default-crun": "landlock",
     }
     got = {env: runs(env)[0]["selection"]["backend"] for env in envs.ENVIRONMENTS}
     assert got == expected
