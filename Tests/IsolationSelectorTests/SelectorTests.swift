@@ -78,6 +78,16 @@ final class SelectorTests: XCTestCase {
         XCTAssertEqual(shortfall.errno, "SIGSYS")
     }
 
+    func testDockerDefaultProfileGetsLandlockAndBlamesSeccomp() throws {
+        let r = try recorded("docker-default-crun")
+        XCTAssertFalse(r.capabilities.hasEffective(CapabilitySets.sysAdmin), "Docker's default capabilities")
+        XCTAssertEqual(r.namespace(.user)?.asIs.failedStep, "unshare(0)")
+        XCTAssertEqual(r.namespace(.user)?.asIs.errno, .EPERM)
+        let s = Selector.select(r)
+        XCTAssertEqual(s.chosen, .landlock)
+        XCTAssertTrue(s.candidates.first { $0.backend == .namespaces }!.shortfalls.allSatisfy { $0.cause?.contains("seccomp") == true })
+    }
+
     func testMissingEvidenceNeverSelects() throws {
         var r = try recorded("host-root")
         r.sandboxChain.asIs = ProbeResult(verdict: .timeout, detail: "deadline")
