@@ -1,6 +1,6 @@
 import IsolationSelector
 
-enum OutputFormat: String, CaseIterable { case human, matrix, json, env }
+enum OutputFormat: String, CaseIterable { case human, matrix, json, env, nfd, prometheus }
 
 /// Parsed command line. Errors are UsageError (exit 2) with a message that says what to do.
 struct Options {
@@ -92,8 +92,10 @@ struct Options {
       (default)               Short human summary, ending with the selected backend.
       --matrix                Compatibility matrix of this host (same as --format matrix).
       --json                  The whole report, schema 1 (same as --format json).
-      --format <format>       human, matrix, json, or env (KEY=VALUE lines to source
-                              from sh or pass to docker --env-file).
+      --format <format>       human, matrix, json, env (KEY=VALUE lines to source from
+                              sh or pass to docker --env-file), nfd (Kubernetes Node
+                              Feature Discovery features.d file) or prometheus
+                              (node_exporter textfile collector).
       --select                Print only the selected backend's name.
       -o, --output <file>     Write the output to <file> atomically (temporary file in
                               the same directory, then rename).

@@ -35,6 +35,8 @@ func runProbe() -> Int32 {
             case .matrix: text = MatrixRenderer.hostMatrix(report, selection, style)
             case .json: text = SelectionJSON.reportWithSelection(report, selection).serialized() + "\n"
             case .env: text = EnvRenderer.render(selection)
+            case .nfd: text = NFDRenderer.render(report, selection)
+            case .prometheus: text = PrometheusRenderer.render(report, selection)
             }
         }
         try Console.emit(text, to: options.outputPath)

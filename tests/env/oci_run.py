@@ -5,7 +5,7 @@
 
 The bundle gets Docker's default capabilities, masked and read-only /proc paths, its
 namespaces (pid, net, ipc, uts, mount, cgroup) and, with --seccomp docker, Docker's default
-seccomp profile (shared/data/moby-seccomp-default.json) converted the way moby does
+seccomp profile (data/moby-seccomp-default.json) converted the way moby does
 (moby/profiles setupSeccomp): the native architecture's archMap entry, and a rule is kept
 only when its `includes` hold and its `excludes` do not, for these capabilities.
 
@@ -26,8 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-PROFILE_CANDIDATES = [REPO.parent / "shared" / "data" / "moby-seccomp-default.json",
-                      HERE / "moby-seccomp-default.json"]
+PROFILE = HERE / "data" / "moby-seccomp-default.json"
 
 DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
                "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
@@ -116,10 +115,7 @@ def bundle_config(args, rootfs_mode, seccomp):
         },
     }
     if seccomp == "docker":
-        profile = next((p for p in PROFILE_CANDIDATES if p.exists()), None)
-        if profile is None:
-            sys.exit("oci_run.py: Docker's seccomp profile not found (expected ../shared/data/moby-seccomp-default.json)")
-        config["linux"]["seccomp"] = moby_to_oci(json.loads(profile.read_text()), DOCKER_CAPS)
+        config["linux"]["seccomp"] = moby_to_oci(json.loads(PROFILE.read_text()), DOCKER_CAPS)
     return config
 
 
