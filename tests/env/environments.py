@@ -44,7 +44,7 @@ ENVIRONMENTS = {
     "seccomp-unshare-eperm": SECCOMP + ["eperm"],
     "seccomp-unshare-kill": SECCOMP + ["kill"],
     # A real OCI container as Docker makes it: default capabilities, masked /proc paths,
-    # Docker's default seccomp profile (shared/data), run by crun.
+    # Docker's default seccomp profile (tests/env/data), run by crun.
     "docker-default-crun": [sys.executable, str(HERE / "oci_run.py"), "--runtime", "crun", "--"],
 }
 

@@ -139,6 +139,8 @@ def main():
     parser.add_argument("--runtime", choices=["crun", "runsc"], default="crun")
     parser.add_argument("--rootfs", choices=["host", "minimal"], default="host")
     parser.add_argument("--seccomp", choices=["docker", "none"], default="docker")
+    parser.add_argument("--rootfs-dir", help="use this prepared directory as the root (read-only) instead")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment")
     parser.add_argument("cmd", nargs=argparse.REMAINDER)
     opts = parser.parse_args()
     cmd = opts.cmd[1:] if opts.cmd[:1] == ["--"] else opts.cmd
@@ -146,9 +148,15 @@ def main():
         parser.error("give the command after --")
     with tempfile.TemporaryDirectory(prefix="oci-bundle.") as d:
         bundle = Path(d)
-        rootfs = bundle / "rootfs"
-        args = make_rootfs(rootfs, opts.rootfs, cmd)
-        (bundle / "config.json").write_text(json.dumps(bundle_config(args, opts.rootfs, opts.seccomp), indent=1))
+        if opts.rootfs_dir:
+            rootfs, args = Path(opts.rootfs_dir).resolve(), cmd
+        else:
+            rootfs = bundle / "rootfs"
+            args = make_rootfs(rootfs, opts.rootfs, cmd)
+        config = bundle_config(args, "minimal" if opts.rootfs_dir else opts.rootfs, opts.seccomp)
+        config["root"]["path"] = str(rootfs)
+        config["process"]["env"] += opts.env
+        (bundle / "config.json").write_text(json.dumps(config, indent=1))
         name = f"probe-{uuid.uuid4().hex[:12]}"
         if opts.runtime == "crun":
             # crun refuses hosts that mount cgroups in hybrid mode (v1 controllers plus a v2
