@@ -12,14 +12,10 @@ import pytest
 import environments as envs
 
 
-@pytest.fixture(scope="module")
-def static_probe():
-    out = subprocess.run([str(envs.REPO / "scripts" / "build-static")], check=True, capture_output=True, text=True)
-    path = out.stdout.strip().splitlines()[-1]
-    assert os.path.getsize(path) < 12 * 2**20, "the one file must stay under 12 MiB"
-    ldd = subprocess.run(["ldd", path], capture_output=True, text=True)
+def test_is_one_small_self_contained_file(static_probe):
+    assert os.path.getsize(static_probe) < 12 * 2**20, "the one file must stay under 12 MiB"
+    ldd = subprocess.run(["ldd", static_probe], capture_output=True, text=True)
     assert "not a dynamic executable" in ldd.stdout + ldd.stderr, ldd.stdout
-    return path
 
 
 def check_report(text):

@@ -15,12 +15,6 @@ SERVER = "env | grep ^ISOLATION_ | sort"   # stands in for the server: shows wha
 
 
 @pytest.fixture(scope="module")
-def static_probe():
-    out = subprocess.run([str(envs.REPO / "scripts" / "build-static")], check=True, capture_output=True, text=True)
-    return out.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
 def rootfs(static_probe, tmp_path_factory):
     busybox = shutil.which("busybox") or "/bin/busybox"
     assert os.path.exists(busybox), "busybox-static is missing (scripts/test installs it)"
