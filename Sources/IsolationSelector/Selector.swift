@@ -44,7 +44,7 @@ public enum Selector {
         guard result.verdict != .ok else { return nil }
         return Shortfall(requirement: requirement, probe: probe, step: result.failedStep,
                          errno: result.errno?.name ?? result.signal.map(SignalName.name),
-                         cause: result.cause ?? "verdict \(result.verdict.rawValue)")
+                         cause: result.cause ?? result.detail ?? "verdict \(result.verdict.rawValue)")
     }
 
     static func hardeningItems(_ r: Report) -> [Hardening] {
@@ -124,7 +124,7 @@ struct ChainEvidence {
             Shortfall(requirement: requirement + (m.inUserNamespace ? " (in a user namespace)" : " (as is)"),
                       probe: m.inUserNamespace ? "sandbox_chain.in_user_namespace" : "sandbox_chain.as_is",
                       step: m.result.failedStep, errno: m.result.errno?.name ?? m.result.signal.map(SignalName.name),
-                      cause: m.result.cause ?? "verdict \(m.result.verdict.rawValue)")
+                      cause: m.result.cause ?? m.result.detail ?? "verdict \(m.result.verdict.rawValue)")
         }
     }
 }

@@ -29,14 +29,20 @@ struct HumanRenderer {
             out += Cell.pad(row.label, w0) + Cell.pad(c.0, w1) + c.1 + "\n"
         }
 
-        let failures = rows.flatMap { row in
-            [(row.label + " (as is)", row.asIs), (row.label + " (user ns)", row.inUser)].compactMap { label, r -> String? in
-                guard let r, r.verdict != .ok, r.verdict != .notRun else { return nil }
-                let step = r.failedStep.map { "'\($0)'" } ?? r.verdict.rawValue
-                return "  \(label): \(step)\(r.errno.map { " " + $0.name } ?? ""): \(r.cause ?? r.detail ?? "")"
+        // One line per distinct reason, naming every primitive it applies to.
+        var reasons: [(reason: String, labels: [String])] = []
+        for row in rows {
+            for (label, r) in [(row.label, row.asIs), (row.label + " (user ns)", row.inUser)] {
+                guard let r, r.verdict != .ok, r.verdict != .notRun else { continue }
+                // The cause names the errno; the failing step is in --matrix.
+                let reason = r.cause ?? r.detail ?? r.verdict.rawValue
+                if let i = reasons.firstIndex(where: { $0.reason == reason }) { reasons[i].labels.append(label) }
+                else { reasons.append((reason, [label])) }
             }
         }
-        if !failures.isEmpty { out += "\nwhy:\n" + failures.joined(separator: "\n") + "\n" }
+        if !reasons.isEmpty {
+            out += "\nwhy:\n" + reasons.map { "  \($0.labels.joined(separator: ", ")): \($0.reason)" }.joined(separator: "\n") + "\n"
+        }
         out += "\n" + SelectionText.render(selection, style: style)
         return out
     }

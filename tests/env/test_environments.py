@@ -5,6 +5,9 @@ what util-linux unshare(1) observes there; a disagreement fails and prints both 
 util-linux cannot observe something, the test prints it as unverified. Around every run the
 host's mounts, processes and scratch directories must be unchanged.
 """
+import json
+import subprocess
+
 import pytest
 
 import environments as envs
@@ -140,3 +143,21 @@ def test_selection_per_environment(runs):
     }
     got = {env: runs(env)[0]["selection"]["backend"] for env in envs.ENVIRONMENTS}
     assert got == expected
+
+
+@pytest.mark.parametrize("timeout", ["0.001", "0.005"])
+def test_a_tiny_deadline_kills_probes_cleanly(timeout):
+    """Probes killed mid-step (inside mount namespaces, with grandchildren) are reported as
+    timeout, never selected, and leave nothing on the host."""
+    before = envs.host_state()
+    proc = subprocess.run([envs.probe_binary(), "--json", "--timeout", timeout], capture_output=True, text=True, timeout=60)
+    after = envs.host_state()
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    verdicts = [report["namespaces"][k]["as_is"]["verdict"] for k in KINDS]
+    assert "timeout" in verdicts or report["sandbox_chain"]["as_is"]["verdict"] == "timeout", verdicts
+    chain = report["sandbox_chain"]["as_is"]
+    if chain["verdict"] == "timeout":
+        assert report["selection"]["backend"] not in ("namespaces", "namespaces-shared-proc")
+    for key in before:
+        assert before[key] == after[key], f"{key} changed after a run with --timeout {timeout}"

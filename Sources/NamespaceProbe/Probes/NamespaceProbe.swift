@@ -15,7 +15,7 @@ public struct NamespaceProbe {
     public var jobID: String { "ns.\(kind.rawValue)" }
 
     public func job(_ ctx: ProbeContext) -> ProbeJob {
-        ProbeJob(id: jobID) { w in self.run(w, ctx) }
+        ProbeJob(id: jobID, firstSection: Self.asIs) { w in self.run(w, ctx) }
     }
 
     enum Attempt { case refused, entered(ok: Bool) }

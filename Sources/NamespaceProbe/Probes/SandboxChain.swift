@@ -14,7 +14,7 @@ public struct SandboxChainProbe {
     public var jobID: String { "chain" }
 
     public func job(_ ctx: ProbeContext) -> ProbeJob {
-        ProbeJob(id: jobID) { w in self.run(w, ctx) }
+        ProbeJob(id: jobID, firstSection: NamespaceProbe.asIs) { w in self.run(w, ctx) }
     }
 
     /// As is first; where unshare() is refused (nothing changed), the same child goes on

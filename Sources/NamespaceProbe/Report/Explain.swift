@@ -19,7 +19,7 @@ public struct Explain {
         switch result.verdict {
         case .ok, .notRun: return nil
         case .timeout:
-            return "timeout: the step did not finish before the deadline; nothing can be concluded, so no backend relies on it"
+            return "did not finish before the deadline (--timeout); nothing can be concluded, so no backend relies on it"
         case .killed:
             if result.signal == 31 {
                 return "SIGSYS: a seccomp filter kills the process on this syscall; anything needing it is unavailable"

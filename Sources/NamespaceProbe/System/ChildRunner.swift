@@ -4,9 +4,13 @@ import CNamespaceProbe
 /// One probe to run in a forked child.
 public struct ProbeJob {
     public let id: String
+    /// The first result section the child writes (`StepWriter.section`), so a child killed
+    /// before it wrote anything is reported against it.
+    public let firstSection: String
     public let body: (StepWriter) -> Void
-    public init(id: String, body: @escaping (StepWriter) -> Void) {
+    public init(id: String, firstSection: String = "", body: @escaping (StepWriter) -> Void) {
         self.id = id
+        self.firstSection = firstSection
         self.body = body
     }
 }
@@ -75,7 +79,9 @@ public enum ChildRunner {
                 continue
             }
             _ = setpgid(pid, pid)
-            running.append(Running(job: job, pid: pid, fd: fds[0], buffer: [], open: true, out: RawProbeOutput()))
+            var out = RawProbeOutput()
+            out.sections[0].name = job.firstSection
+            running.append(Running(job: job, pid: pid, fd: fds[0], buffer: [], open: true, out: out))
         }
 
         whileWaiting()
@@ -136,8 +142,9 @@ enum RecordParser {
             case "M" where f.count >= 2:
                 out.sections[i].records.unfinishedStep = begun.last
                 begun = []
-                if out.sections.count == 1 && out.sections[0].name.isEmpty && out.sections[0].records.steps.isEmpty {
-                    out.sections[0].name = f[1]
+                let current = out.sections[i]
+                if current.records.steps.isEmpty && current.records.verdict == nil && (current.name.isEmpty || current.name == f[1]) {
+                    out.sections[i].name = f[1]
                 } else {
                     out.sections.append((f[1], RawSection()))
                 }
