@@ -146,7 +146,3 @@ def run_probe(probe: str = "probe", args: Sequence[str] = (), timeout: float = 3
         raise SchemaError(f"{probe} printed invalid JSON: {e}") from e
     return selection_from_report(report)
 
-
-def launcher_environment(selection: Selection) -> Dict[str, str]:
-    """The ISOLATION_* variables, as `probe --format env` prints them."""
-    return dict(selection.parameters)

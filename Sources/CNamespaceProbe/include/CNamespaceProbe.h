@@ -8,7 +8,6 @@
 
 #include <sys/types.h>
 extern int unshare(int flags);
-extern int setns(int fd, int nstype);
 extern int setresuid(uid_t r, uid_t e, uid_t s);
 extern int setresgid(gid_t r, gid_t e, gid_t s);
 extern int getresuid(uid_t *r, uid_t *e, uid_t *s);
@@ -40,10 +39,8 @@ static const int cnp_NETLINK_ROUTE = NETLINK_ROUTE;
 static inline int cnp_pipe2_cloexec(int fds[2]) { return pipe2(fds, 02000000 /* O_CLOEXEC */); }
 static const int cnp_O_PATH = 010000000;  // asm-generic value (x86_64, aarch64)
 
-static inline int cnp_errno(void) { return errno; }
 
 static inline int cnp_unshare(unsigned long flags) { return unshare((int)flags); }
-static inline int cnp_setns(int fd, int nstype) { return setns(fd, nstype); }
 
 static inline int cnp_prctl(int option, unsigned long a2, unsigned long a3,
                             unsigned long a4, unsigned long a5) {
@@ -114,10 +111,8 @@ static inline int cnp_seccomp_install_listener(void) {
     return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 }
 static const unsigned int cnp_SECCOMP_RET_USER_NOTIF = SECCOMP_RET_USER_NOTIF;
-static const unsigned int cnp_SECCOMP_RET_KILL_PROCESS = SECCOMP_RET_KILL_PROCESS;
 
 // Landlock (ABI 1 file-system rights are enough to prove enforcement).
-static const unsigned int cnp_LANDLOCK_CREATE_RULESET_VERSION = 1U << 0;
 static const unsigned long long cnp_LANDLOCK_ACCESS_FS_READ_FILE = 1ULL << 2;
 static const unsigned long long cnp_LANDLOCK_ACCESS_FS_READ_DIR = 1ULL << 3;
 

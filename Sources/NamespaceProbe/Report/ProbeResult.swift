@@ -121,12 +121,4 @@ public enum NamespaceKind: String, CaseIterable {
         default: return "CLONE_NEW\(rawValue.uppercased())"
         }
     }
-
-    /// util-linux unshare(1) option for the same kind, for reference runs.
-    public var unshareOption: String {
-        switch self {
-        case .mnt: return "--mount"
-        default: return "--\(rawValue)"
-        }
-    }
 }
