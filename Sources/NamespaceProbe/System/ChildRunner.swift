@@ -113,6 +113,7 @@ public enum ChildRunner {
                 _ = kill(-r.pid, SIGKILL)
                 _ = kill(r.pid, SIGKILL)
                 _ = Subprocess.wait(r.pid)
+                reapGroup(r.pid)
                 out.exit = .timedOut
                 out.durationMicros = Clock.nowMicros() - start
             } else {
@@ -123,6 +124,22 @@ public enum ChildRunner {
         }
         reapOrphans()
         return results
+    }
+
+    /// Waits for every member of a killed process group. Grandchildren come back to us (we
+    /// are their subreaper) once their parent is dead; without this they could still be
+    /// dying when the probe exits and be left as zombies of an init that does not reap. An
+    /// alarm bounds the wait in case a member is stuck in uninterruptible sleep.
+    static func reapGroup(_ pgid: pid_t) {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }  // interrupt waitpid, do not restart
+        var previous = sigaction()
+        sigaction(SIGALRM, &action, &previous)
+        alarm(2)
+        var status: Int32 = 0
+        while waitpid(-pgid, &status, 0) > 0 {}
+        alarm(0)
+        sigaction(SIGALRM, &previous, nil)
     }
 
     /// Reaps anything reparented to us (as subreaper or PID 1) without blocking.
