@@ -25,9 +25,11 @@ public enum Selector {
     static func requirements(_ backend: Backend, _ r: Report, _ chain: ChainEvidence) -> [Shortfall] {
         switch backend {
         case .namespaces:
-            return chain.full == nil ? chain.shortfalls(requirement: "the sandbox chain works with a fresh /proc") : []
+            guard let mode = chain.full else { return chain.shortfalls(requirement: "the sandbox chain works with a fresh /proc") }
+            return verifiedNamespaces(r, mode)
         case .namespacesSharedProc:
-            return chain.sharedProc == nil ? chain.shortfalls(requirement: "the sandbox chain works with the container's /proc") : []
+            guard let mode = chain.sharedProc else { return chain.shortfalls(requirement: "the sandbox chain works with the container's /proc") }
+            return verifiedNamespaces(r, mode)
         case .landlock:
             return [
                 shortfall("Landlock denies an open outside the allowed directory", "landlock", r.landlockEnforcement),
@@ -37,6 +39,17 @@ public enum Selector {
             return [shortfall("a child switches to another uid and is refused a 0700 directory", "identity_switch", r.identitySwitch)].compactMap { $0 }
         case .directories:
             return []
+        }
+    }
+
+    /// The chain itself proves pid (PID 1) and mnt (a root the parent cannot see); net, ipc
+    /// and uts are proven by their own probes, in the mode the chain used.
+    static func verifiedNamespaces(_ r: Report, _ mode: ChainEvidence.Mode) -> [Shortfall] {
+        let modeName = mode.inUserNamespace ? "in_user_namespace" : "as_is"
+        return SandboxChainProbe.namespaces.compactMap { kind in
+            guard let ns = r.namespace(kind) else { return nil }
+            return shortfall("the \(kind.rawValue) namespace is verified new and usable (\(modeName))",
+                             "namespaces.\(kind.rawValue).\(modeName)", mode.inUserNamespace ? ns.inUserNamespace : ns.asIs)
         }
     }
 
@@ -120,11 +133,9 @@ struct ChainEvidence {
 
     /// The mode that got furthest first: its failing step is the informative one.
     func shortfalls(requirement: String) -> [Shortfall] {
-        modes.sorted { $0.result.steps.count > $1.result.steps.count }.map { m in
-            Shortfall(requirement: requirement + (m.inUserNamespace ? " (in a user namespace)" : " (as is)"),
-                      probe: m.inUserNamespace ? "sandbox_chain.in_user_namespace" : "sandbox_chain.as_is",
-                      step: m.result.failedStep, errno: m.result.errno?.name ?? m.result.signal.map(SignalName.name),
-                      cause: m.result.cause ?? m.result.detail ?? "verdict \(m.result.verdict.rawValue)")
+        modes.sorted { $0.result.steps.count > $1.result.steps.count }.compactMap { m in
+            Selector.shortfall(requirement + (m.inUserNamespace ? " (in a user namespace)" : " (as is)"),
+                               m.inUserNamespace ? "sandbox_chain.in_user_namespace" : "sandbox_chain.as_is", m.result)
         }
     }
 }

@@ -98,6 +98,18 @@ final class SelectorTests: XCTestCase {
         XCTAssertEqual(Selector.select(r).chosen, .directories)
     }
 
+    func testAChainIsNotEnoughWithoutEachNamespaceVerified() throws {
+        var r = try recorded("host-root")
+        XCTAssertEqual(r.sandboxChain.asIs.verdict, .ok)
+        // unshare(CLONE_NEWIPC) returned 0 but nothing proved a new namespace (as in gVisor).
+        let i = r.namespaces.firstIndex { $0.kind == .ipc }!
+        r.namespaces[i].results.asIs = ProbeResult(verdict: .unverifiable, detail: "no /proc/self/ns/ipc link")
+        let s = Selector.select(r)
+        XCTAssertEqual(s.chosen, .landlock)
+        let shortfall = s.candidates.first { $0.backend == .namespaces }!.shortfalls
+        XCTAssertEqual(shortfall.map(\.probe), ["namespaces.ipc.as_is"])
+    }
+
     func testExcludeSkipsCandidates() throws {
         let s = Selector.select(try recorded("host-root"), excluding: [.namespaces, .namespacesSharedProc])
         XCTAssertEqual(s.chosen, .landlock)

@@ -30,7 +30,7 @@ struct NamespaceAction {
         UserNamespaceSetup.writeMaps(w, ctx) && w.step("uid 0 with CAP_SYS_ADMIN inside") {
             var eff: [UInt32] = [0, 0], prm: [UInt32] = [0, 0], inh: [UInt32] = [0, 0]
             guard cnp_capget(&eff, &prm, &inh) == 0 else { return .failed(.current, "capget") }
-            let hasAdmin = eff[0] & (1 << 21) != 0
+            let hasAdmin = UInt64(eff[0]) & (1 << UInt64(CapabilitySets.sysAdmin)) != 0
             return getuid() == 0 && hasAdmin ? .ok("uid 0, CAP_SYS_ADMIN effective")
                 : .failed(nil, "uid \(getuid()), CAP_SYS_ADMIN \(hasAdmin ? "held" : "missing")")
         }
@@ -40,11 +40,11 @@ struct NamespaceAction {
     /// checked from the first child, which must also be PID 1 there.
     static let pid = NamespaceAction(actionProvesIsolation: true, verifiesInside: true) { w, _, _ in
         let outside = ProcFiles.namespaceInode("pid")
-        let run = Subprocess.run { () -> Int32 in
-            if NamespaceVerification.recordInChild(.pid, outside: outside, w) == .notNew { return 2 }
-            return getpid() == 1 ? 0 : 1
-        }
         return w.step("fork: child is PID 1") {
+            let run = Subprocess.run { () -> Int32 in
+                if NamespaceVerification.recordInChild(.pid, outside: outside, w) == .notNew { return 2 }
+                return getpid() == 1 ? 0 : 1
+            }
             switch run {
             case .failure(let e): return .failed(e, "fork")
             case .success(.exited(0)): return .ok("getpid() == 1 in the child")
@@ -90,7 +90,8 @@ struct NamespaceAction {
             id = msgget(key, IPC_CREAT | IPC_EXCL | 0o600)
             return .check(id, "key 0x" + String(UInt32(bitPattern: key), radix: 16))
         }
-        guard created, let witness else { witness?.dismiss(); return false }
+        guard created else { witness?.dismiss(); return false }
+        guard let witness else { return w.step("queue invisible outside") { noWitness } }
         let seen = w.step("queue invisible outside") {
             let answer = witness.ask(String(key))
             return answer == "absent" ? .ok() : .failed(nil, "the outside namespace sees key \(key) (\(answer))")
@@ -106,7 +107,8 @@ struct NamespaceAction {
         let set = w.step("sethostname inside") {
             .check(sethostname(name, name.utf8.count), name)
         }
-        guard set, let witness else { witness?.dismiss(); return false }
+        guard set else { witness?.dismiss(); return false }
+        guard let witness else { return w.step("parent hostname unchanged") { noWitness } }
         return w.step("parent hostname unchanged") {
             witness.ask(name) == "unchanged" ? .ok() : .failed(nil, "the parent namespace sees the new hostname")
         }
@@ -150,6 +152,9 @@ struct NamespaceAction {
         }
     }
 }
+
+/// The outside could not be asked: the witness process was never started.
+let noWitness = StepResult.failed(nil, "no witness outside: fork or pipe failed before unshare()")
 
 /// A mount made in our namespace must be absent from the probe process's mountinfo.
 func parentDoesNotSee(_ mountPoint: String, _ ctx: ProbeContext) -> StepResult {

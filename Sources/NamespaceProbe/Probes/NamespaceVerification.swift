@@ -1,18 +1,20 @@
 import Glibc
 
-/// Proof that unshare() really made a new namespace: a child forked after unshare() sits in
-/// it and sees a different /proc/self/ns inode than the process had before. The child, not
-/// the caller, reads the link: gVisor keeps the caller's own link stale after unshare(),
-/// and pid/time namespaces only apply to children anyway.
+/// Proof that unshare() really made a new namespace: its /proc/self/ns inode differs from
+/// the one before. The caller's own link is read first (Linux updates it); where it did not
+/// change or cannot be read, a forked child reads its own, because gVisor keeps the caller's
+/// link stale after unshare() while children see the new namespace.
 enum NamespaceVerification {
     enum Newness: Equatable { case new, notNew, unverifiable }
 
     static func stepName(_ kind: NamespaceKind) -> String { "namespace is new (/proc/self/ns/\(kind.rawValue))" }
 
     /// The identity to compare with, read before unshare().
+    /// The root mount ID is the fallback proof for mnt, read only where the link is missing.
     static func before(_ kind: NamespaceKind) -> (inode: Result<UInt64, Errno>, rootMount: Int?) {
-        (ProcFiles.namespaceInode(kind.rawValue),
-         kind == .mnt ? Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")) : nil)
+        let inode = ProcFiles.namespaceInode(kind.rawValue)
+        guard kind == .mnt, case .failure = inode else { return (inode, nil) }
+        return (inode, Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")))
     }
 
     /// Records the step "namespace is new" and returns what it proved. A changed link of the

@@ -108,17 +108,19 @@ public enum ChildRunner {
         for r in running {
             var out = r.out
             RecordParser.apply(r.buffer, to: &out)
+            // Whatever the probe left in its process group (a witness, a grandchild killed by
+            // the deadline) is killed while the leader is still unreaped, so the group id
+            // cannot have been reused, then reaped: nothing outlives the run.
+            _ = kill(-r.pid, SIGKILL)
             if r.open {
-                // Deadline passed: kill the probe's whole process group, then reap it.
-                _ = kill(-r.pid, SIGKILL)
                 _ = kill(r.pid, SIGKILL)
-                _ = Subprocess.wait(r.pid)
-                reapGroup(r.pid)
                 out.exit = .timedOut
                 out.durationMicros = Clock.nowMicros() - start
+                _ = Subprocess.wait(r.pid)
             } else {
                 out.exit = Subprocess.wait(r.pid)
             }
+            reapGroup(r.pid)
             close(r.fd)
             results[r.job.id] = out
         }
@@ -129,7 +131,8 @@ public enum ChildRunner {
     /// Waits for every member of a killed process group. Grandchildren come back to us (we
     /// are their subreaper) once their parent is dead; without this they could still be
     /// dying when the probe exits and be left as zombies of an init that does not reap. An
-    /// alarm bounds the wait in case a member is stuck in uninterruptible sleep.
+    /// alarm bounds the wait in case a member is stuck in uninterruptible sleep. With no
+    /// member left, waitpid returns ECHILD at once.
     static func reapGroup(_ pgid: pid_t) {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in }  // interrupt waitpid, do not restart
