@@ -99,9 +99,12 @@ def host_state():
     mounts = sorted(" ".join(l.split(" ")[4:5] + l.split(" - ")[1:]) for l in mounts)
     ps = subprocess.run(["ps", "-eo", "pid=,ppid=,stat=,comm="], capture_output=True, text=True).stdout
     me = str(os.getpid())
-    children = sorted(l.split(None, 3)[3] for l in ps.splitlines()
-                      if len(l.split(None, 3)) == 4 and l.split(None, 3)[1] == me and l.split(None, 3)[3] != "ps")
-    probes = sorted(l for l in ps.splitlines() if l.split()[-1] == "probe" or " Z" in f" {l.split(None, 3)[2]}" and l.split(None, 3)[1] == me)
+    rows = [line.split(None, 3) for line in ps.splitlines()]
+    rows = [r for r in rows if len(r) == 4]
+    children = sorted(comm for pid, ppid, stat, comm in rows if ppid == me and comm != "ps")
+    # Any probe process still alive or a zombie anywhere (an init that does not reap keeps
+    # zombies forever), and any zombie of ours.
+    probes = sorted(" ".join(r) for r in rows if r[3] == "probe" or (r[1] == me and r[2].startswith("Z")))
     scratch = sorted(str(p) for base in ("/tmp", "/dev/shm", "/var/tmp") for p in Path(base).glob("namespace-probe.*"))
     return {"mounts": mounts, "children": children, "probe processes and our zombies": probes, "scratch": scratch,
             "hostname": Path("/proc/sys/kernel/hostname").read_text()}

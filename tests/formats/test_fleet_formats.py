@@ -11,9 +11,17 @@ import environments as envs
 REPORTS = sorted(p.name for p in (envs.REPO / "matrix").glob("*.json"))
 
 
-def render(report, fmt):
-    return subprocess.run([envs.probe_binary(), "--from", str(envs.REPO / "matrix" / report), "--format", fmt],
+def probe_from(report, *args):
+    return subprocess.run([envs.probe_binary(), "--from", str(envs.REPO / "matrix" / report), *args],
                           check=True, capture_output=True, text=True).stdout
+
+
+def render(report, fmt):
+    return probe_from(report, "--format", fmt)
+
+
+def selected(report):
+    return probe_from(report, "--select").strip()
 
 
 @pytest.mark.parametrize("report", REPORTS)
@@ -26,10 +34,8 @@ def test_prometheus_text_parses_and_matches_the_selection(report):
         assert family.type == "gauge" and family.documentation
         for sample in family.samples:
             assert sample.timestamp is None, "textfile collector metrics carry no timestamp"
-    selected = [s.labels["backend"] for s in families["namespace_probe_backend_selected"].samples if s.value == 1]
-    expected = subprocess.run([envs.probe_binary(), "--from", str(envs.REPO / "matrix" / report), "--select"],
-                              check=True, capture_output=True, text=True).stdout.strip()
-    assert selected == [expected]
+    chosen = [s.labels["backend"] for s in families["namespace_probe_backend_selected"].samples if s.value == 1]
+    assert chosen == [selected(report)]
     for s in families["namespace_probe_primitive_ok"].samples:
         assert s.value == (1 if s.labels["verdict"] == "ok" else 0)
 
@@ -50,8 +56,6 @@ def test_nfd_feature_file_follows_the_label_rules(report):
         assert len(name) <= 63 and NAME.match(name), name
         assert len(value) <= 63 and (value == "" or NAME.match(value)), value
         features[name] = value
-    selected = subprocess.run([envs.probe_binary(), "--from", str(envs.REPO / "matrix" / report), "--select"],
-                              check=True, capture_output=True, text=True).stdout.strip()
-    assert features["namespace-probe.backend"] == selected
+    assert features["namespace-probe.backend"] == selected(report)
     assert features["namespace-probe.gvisor"] == ("true" if report.startswith("gvisor") else "false")
     assert {f"namespace-probe.ns-{k}" for k in ("user", "pid", "mnt", "net", "ipc", "uts", "cgroup", "time")} <= set(features)
