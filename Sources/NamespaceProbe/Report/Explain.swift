@@ -26,6 +26,7 @@ public struct Explain {
             }
             return "the probe was killed by \(SignalName.name(result.signal ?? 0)) in this step"
         case .unverifiable:
+            guard probe.hasPrefix("ns.") else { return result.detail ?? "nothing observed could prove the effect" }
             return "the call returned success but /proc/self/ns has no link to prove a new namespace\(gvisor ? " (gVisor shows only some links)" : ""); treated as unavailable"
         case .failed:
             let failed = result.steps.first { $0.outcome == .failed }
