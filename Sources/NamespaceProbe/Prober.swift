@@ -20,16 +20,13 @@ public enum Prober {
         defer { scratch.remove() }
         let ctx = ProbeContext(uid: getuid(), gid: getgid(), probePid: getpid(), scratch: scratch.path)
 
-        var jobs: [ProbeJob] = [UnshareFlagCheck.job()]
-        jobs += NamespaceKind.allCases.map { NamespaceProbe(kind: $0).job(ctx) }
-        jobs += [SandboxChainProbe().job(ctx), SeccompProbe.ownFilterJob(), SeccompProbe.listenerJob(),
-                 LandlockProbe.job(ctx), PtraceProbe.job(), IdentitySwitchProbe.job(ctx)]
+        let jobs = [NamespaceProbe.job(ctx), SandboxChainProbe().job(ctx), ProcessControls.job(ctx)]
 
         // Everything the parent reads itself only reads files: it runs while the children work.
         var environment: EnvironmentFacts!, capabilities: CapabilitySets!
         var runtimeInputs = RuntimeInputs()
         var landlockABI: Result<Int, Errno> = .failure(.ENOSYS)
-        let raw = ChildRunner.run(jobs, timeoutMillis: options.timeoutMillis) {
+        let raw = ChildRunner.run(jobs, timeoutMillis: options.timeoutMillis, answer: OutsideView.answer) {
             environment = EnvironmentFacts.read()
             capabilities = CapabilitySets.read()
             runtimeInputs = RuntimeInputs.read(facts: environment)
@@ -37,23 +34,23 @@ public enum Prober {
         }
         let runtimes = RuntimeDetection.detect(runtimeInputs)
 
-        func result(_ id: String, _ section: String = "") -> ProbeResult {
-            raw[id].map { ProbeResult(raw: $0, section: section) } ?? ProbeResult(verdict: .failed, detail: "probe \(id) did not run")
+        func result(_ section: String) -> ProbeResult {
+            raw[section].map { ProbeResult(raw: $0) } ?? ProbeResult(verdict: .failed, detail: "probe \(section) did not run")
         }
-        let userProbe = result("ns.user", NamespaceProbe.asIs)
+        let userProbe = result(NamespaceProbe.section(.user, .asIs))
         let unshareBlocked = userProbe.failedStep == "unshare(0)"
         let explain = Explain(environment: environment, capabilities: capabilities, unshareSyscallBlocked: unshareBlocked,
                               gvisor: runtimes.first { $0.name == "gvisor" }?.confidence != Confidence.no)
-        func explained(_ id: String, _ section: String = "") -> ProbeResult {
-            var r = result(id, section)
-            r.cause = explain.cause(probe: id, result: r)
+        func explained(_ section: String, as probe: String? = nil) -> ProbeResult {
+            var r = result(section)
+            r.cause = explain.cause(probe: probe ?? section, result: r)
             return r
         }
 
         let namespaces = NamespaceKind.allCases.map { kind -> NamespaceResult in
-            let asIs = explained("ns.\(kind.rawValue)", NamespaceProbe.asIs)
+            let asIs = explained(NamespaceProbe.section(kind, .asIs), as: "ns.\(kind.rawValue)")
             let inUser = kind == .user ? .notRun("the user namespace is the one probed as is")
-                : explained("ns.\(kind.rawValue)", NamespaceProbe.inUserNamespace)
+                : explained(NamespaceProbe.section(kind, .inUserNamespace), as: "ns.\(kind.rawValue)")
             return NamespaceResult(kind: kind, results: ModeResults(asIs: asIs, inUserNamespace: inUser))
         }
         var abi: Int?, abiErrno: Errno?
@@ -63,13 +60,13 @@ public enum Prober {
         }
         return Report(
             environment: environment, runtimes: runtimes, namespaces: namespaces,
-            unshareRejectsInvalidFlags: explained("unshare.invalid_flag"),
-            sandboxChain: ModeResults(asIs: explained("chain", NamespaceProbe.asIs),
-                                      inUserNamespace: explained("chain", NamespaceProbe.inUserNamespace)),
-            capabilities: capabilities, seccompOwnFilter: explained("seccomp.filter"),
-            seccompListener: explained("seccomp.listener"), landlockABI: abi, landlockABIErrno: abiErrno,
-            landlockEnforcement: explained("landlock"), ptrace: explained("ptrace"),
-            identitySwitch: explained("identity"), timeoutMillis: options.timeoutMillis,
+            unshareRejectsInvalidFlags: explained(ProcessControls.flagCheck),
+            sandboxChain: ModeResults(asIs: explained(SandboxChainProbe.section(.asIs), as: SandboxChainProbe.jobID),
+                                      inUserNamespace: explained(SandboxChainProbe.section(.inUserNamespace), as: SandboxChainProbe.jobID)),
+            capabilities: capabilities, seccompOwnFilter: explained(ProcessControls.seccompFilter),
+            seccompListener: explained(ProcessControls.seccompListener), landlockABI: abi, landlockABIErrno: abiErrno,
+            landlockEnforcement: explained(ProcessControls.landlock), ptrace: explained(ProcessControls.ptrace),
+            identitySwitch: explained(ProcessControls.identity), timeoutMillis: options.timeoutMillis,
             durationMicros: Clock.nowMicros() - start)
     }
 }

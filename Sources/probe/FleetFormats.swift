@@ -42,7 +42,7 @@ enum PrometheusRenderer {
                [([("version", r.toolVersion), ("kernel", r.environment.kernelRelease)], "1")])
         family("primitive_ok", "1 when the primitive was observed working in this mode, 0 otherwise (see the verdict label).",
                Row.all(r).flatMap { row -> [([(String, String)], String)] in
-                   [(NamespaceProbe.asIs, row.asIs), (NamespaceProbe.inUserNamespace, row.inUser)].compactMap { mode, result in
+                   [(NamespaceProbe.Mode.asIs.rawValue, row.asIs), (NamespaceProbe.Mode.inUserNamespace.rawValue, row.inUser)].compactMap { mode, result in
                        guard let result else { return nil }
                        return ([("primitive", row.label), ("mode", mode), ("verdict", result.verdict.rawValue)],
                                result.verdict == .ok ? "1" : "0")

@@ -57,4 +57,49 @@ final class ChildRunnerTests: XCTestCase {
         XCTAssertEqual(r.verdict, .failed)
         XCTAssertEqual(r.detail, "the probe child exited with status 7 without a verdict")
     }
+
+    func testASignalInOneSectionDoesNotHideTheNextOnes() {
+        let parent = getpid()
+        let out = ChildRunner.run([ProbeJob(id: "job", sections: ["a", "b", "c"]) { w, skip in
+            if !skip.contains("a") { w.into("a").verdict(.ok) }
+            if !skip.contains("b") { w.into("b").step("dies here") { raise(SIGSYS); return .ok() } }
+            if !skip.contains("c") { w.into("c").fact("pid", String(getpid())); w.into("c").verdict(.ok) }
+        }], timeoutMillis: 5000)
+        XCTAssertEqual(ProbeResult(raw: out["a"]!).verdict, .ok)
+        let b = ProbeResult(raw: out["b"]!)
+        XCTAssertEqual(b.verdict, .killed)
+        XCTAssertEqual(b.failedStep, "dies here")
+        let c = ProbeResult(raw: out["c"]!)
+        XCTAssertEqual(c.verdict, .ok, "a fresh child probed what the signal cut off")
+        XCTAssertNotEqual(c.facts["pid"], String(parent))
+    }
+
+    func testASignalInThePreambleEndsEverySection() {
+        let out = ChildRunner.run([ProbeJob(id: "job", sections: ["pre", "x", "y"], preamble: "pre") { w, _ in
+            w.into("pre").step("shared check") { raise(SIGSYS); return .ok() }
+        }], timeoutMillis: 5000)
+        for s in ["x", "y"] {
+            let r = ProbeResult(raw: out[s]!)
+            XCTAssertEqual(r.verdict, .killed, s)
+            XCTAssertEqual(r.failedStep, "shared check", s)
+        }
+    }
+
+    func testTheParentAnswersQuestions() {
+        let out = ChildRunner.run([ProbeJob(id: "q") { w in
+            let answer = w.ask("what is 6 times 7")
+            w.step("got the answer") { answer == "42 from \(getppid())" ? .ok() : .failed(nil, answer ?? "nil") }
+            w.verdict(.ok)
+        }], timeoutMillis: 5000, answer: { q in q == "what is 6 times 7" ? "42 from \(getpid())" : "?" })
+        let r = ProbeResult(raw: out["q"]!)
+        XCTAssertEqual(r.steps.map(\.outcome), [.ok], r.steps.description)
+    }
+
+    func testSectionsNotReachedAtTheDeadlineTimeOut() {
+        let out = ChildRunner.run([ProbeJob(id: "job", sections: ["slow", "after"]) { w, _ in
+            w.into("slow").step("hang") { pause(); return .ok() }
+        }], timeoutMillis: 200)
+        XCTAssertEqual(ProbeResult(raw: out["slow"]!).failedStep, "hang")
+        XCTAssertEqual(ProbeResult(raw: out["after"]!).verdict, .timeout)
+    }
 }

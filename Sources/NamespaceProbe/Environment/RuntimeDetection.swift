@@ -37,7 +37,7 @@ public struct RuntimeInputs {
         if case .success(let m) = ProcFiles.read("/proc/self/mountinfo") { r.mountinfo = m }
         r.cgroup = ProcFiles.line("/proc/self/cgroup") ?? ""
         if case .success(let c) = ProcFiles.read("/proc/cpuinfo", limit: 8192) {
-            r.cpuinfoHasHypervisorFlag = c.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.contains(" hypervisor") }
+            r.cpuinfoHasHypervisorFlag = Parsers.lines(c).contains { $0.hasPrefix("flags") && Parsers.has(String($0), " hypervisor") }
         }
         r.dmiVendor = ProcFiles.line("/sys/class/dmi/id/sys_vendor") ?? ""
         r.systemdContainer = ProcFiles.line("/run/systemd/container") ?? ""
@@ -81,10 +81,10 @@ public enum RuntimeDetection {
             (r.unameRelease == "4.4.0" || r.unameRelease.hasSuffix("-gvisor")) && r.unameVersion == gvisorVersionString
                 ? "uname: release \(r.unameRelease) with gVisor's fixed version string" : nil,
             r.procVersion.contains(gvisorVersionString) ? "/proc/version carries gVisor's fixed build date" : nil,
-            r.kernelLog.contains("Starting gVisor") ? "kernel log starts with \"Starting gVisor\"" : nil,
+            Parsers.has(r.kernelLog, "Starting gVisor") ? "kernel log starts with \"Starting gVisor\"" : nil,
             r.existingPaths.contains("/proc/gvisor") ? "/proc/gvisor exists" : nil,
             r.existingPaths.contains("/proc/sentry-meminfo") ? "/proc/sentry-meminfo exists" : nil,
-            r.mountinfo.contains("dentry_cache_limit=") ? "mountinfo shows gVisor's dentry_cache_limit option" : nil,
+            Parsers.has(r.mountinfo, "dentry_cache_limit=") ? "mountinfo shows gVisor's dentry_cache_limit option" : nil,
         ])
         var findings = [gvisor]
 
@@ -100,37 +100,37 @@ public enum RuntimeDetection {
 
         findings.append(finding("docker", [
             r.existingPaths.contains("/.dockerenv") ? "/.dockerenv exists" : nil,
-            r.cgroup.contains("docker") ? "/proc/self/cgroup names docker" : nil,
-            r.mountinfo.contains("/docker/containers/") ? "mountinfo binds from /var/lib/docker/containers" : nil,
+            Parsers.has(r.cgroup, "docker") ? "/proc/self/cgroup names docker" : nil,
+            Parsers.has(r.mountinfo, "/docker/containers/") ? "mountinfo binds from /var/lib/docker/containers" : nil,
         ]))
         findings.append(finding("podman", [
             r.existingPaths.contains("/run/.containerenv") ? "/run/.containerenv exists" : nil,
             r.environment["container"] == "podman" ? "container=podman" : nil,
-            r.cgroup.contains("libpod") ? "/proc/self/cgroup names libpod" : nil,
+            Parsers.has(r.cgroup, "libpod") ? "/proc/self/cgroup names libpod" : nil,
         ]))
         findings.append(finding("kubernetes", [
             r.environment["KUBERNETES_SERVICE_HOST"] != nil ? "KUBERNETES_SERVICE_HOST is set" : nil,
             r.existingPaths.contains("/var/run/secrets/kubernetes.io/serviceaccount") ? "service account secrets mounted" : nil,
-            r.cgroup.contains("kubepods") ? "/proc/self/cgroup names kubepods" : nil,
+            Parsers.has(r.cgroup, "kubepods") ? "/proc/self/cgroup names kubepods" : nil,
         ]))
         findings.append(finding("lxc", [
             r.environment["container"] == "lxc" ? "container=lxc" : nil,
             r.existingPaths.contains("/dev/lxd") ? "/dev/lxd exists" : nil,
-            r.cgroup.contains("/lxc") ? "/proc/self/cgroup names lxc" : nil,
+            Parsers.has(r.cgroup, "/lxc") ? "/proc/self/cgroup names lxc" : nil,
         ]))
         findings.append(finding("systemd-nspawn", [
             r.environment["container"] == "systemd-nspawn" ? "container=systemd-nspawn" : nil,
             r.systemdContainer == "systemd-nspawn" ? "/run/systemd/container says systemd-nspawn" : nil,
         ]))
         findings.append(finding("wsl", [
-            r.procVersion.lowercased().contains("microsoft") ? "/proc/version names Microsoft" : nil,
+            Parsers.has(r.procVersion.lowercased(), "microsoft") ? "/proc/version names Microsoft" : nil,
             r.environment["WSL_DISTRO_NAME"] != nil ? "WSL_DISTRO_NAME is set" : nil,
             r.existingPaths.contains("/proc/sys/fs/binfmt_misc/WSLInterop") ? "WSLInterop binfmt exists" : nil,
         ]))
         var hv = finding("hypervisor", [
             r.cpuinfoHasHypervisorFlag ? "cpuinfo has the hypervisor flag" : nil,
             r.existingPaths.contains("/sys/hypervisor/type") ? "/sys/hypervisor/type exists" : nil,
-            hypervisorVendors.contains(where: { r.dmiVendor.contains($0) }) ? "DMI vendor \(r.dmiVendor)" : nil,
+            hypervisorVendors.contains(where: { Parsers.has(r.dmiVendor, $0) }) ? "DMI vendor \(r.dmiVendor)" : nil,
         ])
         if !r.dmiVendor.isEmpty { hv.detail = r.dmiVendor }
         findings.append(hv)
@@ -146,10 +146,24 @@ public enum RuntimeDetection {
     }
 }
 
-/// The first bytes of the kernel log (gVisor prints its banner there). Needs CAP_SYSLOG or
+/// The first record of the kernel log (gVisor prints its banner there). Needs CAP_SYSLOG or
 /// dmesg_restrict=0; empty otherwise.
 enum KernelLog {
     static func head() -> String {
+        // /dev/kmsg hands out one record per read, from the oldest. syslog(READ_ALL) formats
+        // the whole ring buffer whatever the size asked: 1 ms on a busy host, for one line.
+        let fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            var record = [UInt8](repeating: 0, count: 8192)  // a read shorter than a record fails
+            let n = record.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return "" }
+            // "priority,sequence,time,flags;message"
+            let line = record[0..<n]
+            let message = line.firstIndex(of: UInt8(ascii: ";")).map { line[($0 + 1)...] } ?? line
+            return String(decoding: message, as: UTF8.self)
+        }
+        // gVisor has no /dev/kmsg, and its syslog(2) log is a few lines.
         var buf = [Int8](repeating: 0, count: 4096)
         let n = cnp_klog_read_all(&buf, Int32(buf.count))
         guard n > 0, Int(n) <= buf.count else { return "" }

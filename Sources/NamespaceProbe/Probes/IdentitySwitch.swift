@@ -6,24 +6,22 @@ import CNamespaceProbe
 public enum IdentitySwitchProbe {
     public static func targetUID(currentUID: uid_t) -> uid_t { currentUID == 65534 ? 65533 : 65534 }
 
-    public static func job(_ ctx: ProbeContext) -> ProbeJob {
-        ProbeJob(id: "identity") { w in
-            let target = targetUID(currentUID: ctx.uid)
-            w.fact("target_uid", String(target))
-            let ok = w.step("setgroups([])") { .check(cnp_setgroups_empty()) }
-                && w.step("setresgid(\(target))") { .check(cnp_setresgid(target, target, target)) }
-                && w.step("setresuid(\(target))") { .check(cnp_setresuid(target, target, target)) }
-                && w.step("real, effective and saved uid switched") {
-                    var r: uid_t = 0, e: uid_t = 0, s: uid_t = 0
-                    guard cnp_getresuid(&r, &e, &s) == 0 else { return .failed(.current) }
-                    return r == target && e == target && s == target ? .ok() : .failed(nil, "uids are \(r) \(e) \(s)")
-                }
-                && w.step("0700 directory of uid \(ctx.uid) is refused") {
-                    let fd = open(ctx.scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                    if fd >= 0 { close(fd); return .failed(nil, "uid \(target) opened it: no file isolation") }
-                    return Errno.current == .EACCES ? .ok("EACCES") : .failed(.current, "unexpected errno")
-                }
-            w.verdict(ok ? .ok : .failed)
-        }
+    static func run(_ w: StepWriter, _ ctx: ProbeContext) {
+        let target = targetUID(currentUID: ctx.uid)
+        w.fact("target_uid", String(target))
+        let ok = w.step("setgroups([])") { .check(cnp_setgroups_empty()) }
+            && w.step("setresgid(\(target))") { .check(cnp_setresgid(target, target, target)) }
+            && w.step("setresuid(\(target))") { .check(cnp_setresuid(target, target, target)) }
+            && w.step("real, effective and saved uid switched") {
+                var r: uid_t = 0, e: uid_t = 0, s: uid_t = 0
+                guard cnp_getresuid(&r, &e, &s) == 0 else { return .failed(.current) }
+                return r == target && e == target && s == target ? .ok() : .failed(nil, "uids are \(r) \(e) \(s)")
+            }
+            && w.step("0700 directory of uid \(ctx.uid) is refused") {
+                let fd = open(ctx.scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if fd >= 0 { close(fd); return .failed(nil, "uid \(target) opened it: no file isolation") }
+                return Errno.current == .EACCES ? .ok("EACCES") : .failed(.current, "unexpected errno")
+            }
+        w.verdict(ok ? .ok : .failed)
     }
 }

@@ -11,34 +11,32 @@ public enum LandlockProbe {
         return v < 0 ? .failure(.current) : .success(Int(v))
     }
 
-    public static func job(_ ctx: ProbeContext) -> ProbeJob {
-        ProbeJob(id: "landlock") { w in
-            let handled = cnp_LANDLOCK_ACCESS_FS_READ_FILE | cnp_LANDLOCK_ACCESS_FS_READ_DIR
-            var ruleset: Int32 = -1
-            let ok = w.step("landlock_create_ruleset") {
-                ruleset = cnp_landlock_create_ruleset(handled)
-                return .check(ruleset)
-            }
-                && w.step("add rule: read \(ctx.workspace)") {
-                    let dir = open(ctx.workspace, cnp_O_PATH | O_CLOEXEC)
-                    guard dir >= 0 else { return .failed(.current, "open allowed dir") }
-                    defer { close(dir) }
-                    return .check(cnp_landlock_add_path_rule(ruleset, dir, handled))
-                }
-                && w.step("prctl(PR_SET_NO_NEW_PRIVS)") { .check(cnp_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) }
-                && w.step("landlock_restrict_self") { .check(cnp_landlock_restrict_self(ruleset)) }
-                && w.step("open / is denied") {
-                    let fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                    if fd >= 0 { close(fd); return .failed(nil, "opened / despite the ruleset") }
-                    return Errno.current == .EACCES ? .ok("EACCES") : .failed(.current, "unexpected errno")
-                }
-                && w.step("open allowed dir still works") {
-                    let fd = open(ctx.workspace, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                    if fd < 0 { return .failed(.current) }
-                    close(fd)
-                    return .ok()
-                }
-            w.verdict(ok ? .ok : .failed)
+    static func run(_ w: StepWriter, _ ctx: ProbeContext) {
+        let handled = cnp_LANDLOCK_ACCESS_FS_READ_FILE | cnp_LANDLOCK_ACCESS_FS_READ_DIR
+        var ruleset: Int32 = -1
+        let ok = w.step("landlock_create_ruleset") {
+            ruleset = cnp_landlock_create_ruleset(handled)
+            return .check(ruleset)
         }
+            && w.step("add rule: read \(ctx.scratch)") {
+                let dir = open(ctx.scratch, cnp_O_PATH | O_CLOEXEC)
+                guard dir >= 0 else { return .failed(.current, "open allowed dir") }
+                defer { close(dir) }
+                return .check(cnp_landlock_add_path_rule(ruleset, dir, handled))
+            }
+            && w.step("prctl(PR_SET_NO_NEW_PRIVS)") { .check(cnp_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) }
+            && w.step("landlock_restrict_self") { .check(cnp_landlock_restrict_self(ruleset)) }
+            && w.step("open / is denied") {
+                let fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if fd >= 0 { close(fd); return .failed(nil, "opened / despite the ruleset") }
+                return Errno.current == .EACCES ? .ok("EACCES") : .failed(.current, "unexpected errno")
+            }
+            && w.step("open allowed dir still works") {
+                let fd = open(ctx.scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if fd < 0 { return .failed(.current) }
+                close(fd)
+                return .ok()
+            }
+        w.verdict(ok ? .ok : .failed)
     }
 }

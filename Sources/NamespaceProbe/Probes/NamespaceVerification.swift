@@ -1,11 +1,22 @@
 import Glibc
+import CNamespaceProbe
 
 /// Proof that unshare() really made a new namespace: its /proc/self/ns inode differs from
-/// the one before. The caller's own link is read first (Linux updates it); where it did not
-/// change or cannot be read, a forked child reads its own, because gVisor keeps the caller's
-/// link stale after unshare() while children see the new namespace.
+/// the one before. The caller's own link is read first (Linux updates it). What it cannot
+/// show, one forked child shows for every kind at once: the links gVisor keeps stale in the
+/// caller, PID 1 of a new pid namespace, the clock offset of a new time namespace.
 enum NamespaceVerification {
-    enum Newness: Equatable { case new, notNew, unverifiable }
+    enum Newness: UInt8, Equatable { case new = 0, notNew = 1, unverifiable = 2 }
+
+    /// A kind whose unshare() returned 0 in this pass.
+    struct Entered {
+        let kind: NamespaceKind
+        let writer: StepWriter
+        let before: (inode: Result<UInt64, Errno>, rootMount: Int?)
+    }
+
+    /// Ten days: far beyond any clock drift, so a child that sees it is in the new namespace.
+    static let timeOffset = 10 * 86_400
 
     static func stepName(_ kind: NamespaceKind) -> String { "namespace is new (/proc/self/ns/\(kind.rawValue))" }
 
@@ -17,48 +28,101 @@ enum NamespaceVerification {
         return (inode, Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")))
     }
 
-    /// Records the step "namespace is new" and returns what it proved. A changed link of the
-    /// caller itself is proof enough (Linux); an unchanged or unreadable one is re-read from a
-    /// forked child, because gVisor keeps the caller's own link stale after unshare().
-    static func verifyNew(_ kind: NamespaceKind, before: (inode: Result<UInt64, Errno>, rootMount: Int?),
-                          _ w: StepWriter) -> Newness {
-        if case .success(let a) = before.inode, case .success(let b) = ProcFiles.namespaceInode(kind.rawValue), a != b {
-            w.record(stepName(kind), .ok("inode \(a) -> \(b)"))
-            return .new
-        }
-        let name = stepName(kind)
-        let run = Subprocess.run { () -> Int32 in
-            let outcome = observe(kind, before: before)
-            if case .ok(let detail) = outcome.1 {
-                w.record(name, .ok((detail ?? "") + ", read in a child (the caller's own link did not change)"))
+    /// Records "namespace is new" for every entered kind and returns what it proved. For
+    /// pid and time, `.new` also means the first child saw PID 1 / the offset.
+    static func prove(_ entered: [Entered]) -> [NamespaceKind: Newness] {
+        var proofs: [NamespaceKind: Newness] = [:]
+        var inChild: [Entered] = []
+        for e in entered {
+            if e.kind == .pid || e.kind == .time {
+                inChild.append(e)  // pid_for_children and time_for_children need a process inside
+            } else if case .success(let a) = e.before.inode, case .success(let b) = ProcFiles.namespaceInode(e.kind.rawValue), a != b {
+                e.writer.record(stepName(e.kind), .ok("inode \(a) -> \(b)"))
+                proofs[e.kind] = .new
             } else {
-                w.record(name, outcome.1)
-            }
-            switch outcome.0 {
-            case .new: return 0
-            case .notNew: return 1
-            case .unverifiable: return 2
+                inChild.append(e)
             }
         }
-        switch run {
-        case .success(.exited(0)): return .new
-        case .success(.exited(1)): return .notNew
-        case .success(.exited(2)): return .unverifiable
-        case .success(let other):
-            w.record(name, .failed(nil, "the verifying child ended abnormally (\(other))"))
-            return .notNew
-        case .failure(let e):
-            w.record(name, .failed(e, "fork"))
-            return .notNew
+        guard !inChild.isEmpty else { return proofs }
+
+        var clockBefore = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &clockBefore)
+        var fds: [Int32] = [0, 0]
+        guard cnp_pipe2_cloexec(&fds) == 0 else { return failAll(inChild, .failed(.current, "pipe2"), &proofs) }
+        let pid = fork()
+        if pid == 0 {
+            _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
+            close(fds[0])
+            var answers = inChild.map { firstChildObserves($0, clockBefore).rawValue }
+            _ = write(fds[1], &answers, answers.count)
+            _exit(0)
         }
+        close(fds[1])
+        guard pid > 0 else {
+            close(fds[0])
+            return failAll(inChild, .failed(.current, "fork the first child"), &proofs)
+        }
+        var answers = [UInt8](repeating: 255, count: inChild.count)
+        var got = 0
+        while got < answers.count {
+            let n = answers.withUnsafeMutableBytes { read(fds[0], $0.baseAddress! + got, $0.count - got) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            got += n
+        }
+        close(fds[0])
+        let exit = Subprocess.wait(pid)
+        if case .signaled(let sig) = exit {
+            // Die the same way, so the parent blames the step the first child was in.
+            signal(sig, SIG_DFL)
+            raise(sig)
+        }
+        for (e, answer) in zip(inChild, answers) {
+            if let n = Newness(rawValue: answer) {
+                proofs[e.kind] = n
+            } else {
+                e.writer.record("first child", .failed(nil, "the first child ended without an answer (\(exit))"))
+                proofs[e.kind] = .notNew
+            }
+        }
+        return proofs
     }
 
-    /// For actions that fork their own first child (pid, time): that child records the proof.
-    @discardableResult
-    static func recordInChild(_ kind: NamespaceKind, outside: Result<UInt64, Errno>, _ w: StepWriter) -> Newness {
-        let (newness, result) = observe(kind, before: (outside, nil))
-        w.record(stepName(kind), result)
-        return newness
+    private static func failAll(_ entered: [Entered], _ result: StepResult, _ proofs: inout [NamespaceKind: Newness]) -> [NamespaceKind: Newness] {
+        for e in entered {
+            e.writer.record(stepName(e.kind), result)
+            proofs[e.kind] = .notNew
+        }
+        return proofs
+    }
+
+    /// In the first child after the pass: it is PID 1 in a new pid namespace, sees the clock
+    /// offset of a new time namespace, and reads its own links (gVisor updates those).
+    private static func firstChildObserves(_ e: Entered, _ clockBefore: timespec) -> Newness {
+        let (newness, result) = observe(e.kind, before: e.before)
+        let w = e.writer
+        switch e.kind {
+        case .pid:
+            w.record(stepName(.pid), result)
+            guard newness != .notNew else { return .notNew }
+            return w.step("first child is PID 1") { getpid() == 1 ? .ok() : .failed(nil, "pid is \(getpid())") } ? .new : .notNew
+        case .time:
+            w.record(stepName(.time), result)
+            guard newness != .notNew else { return .notNew }
+            return w.step("child sees the monotonic offset") {
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
+                return now.tv_sec - clockBefore.tv_sec >= timeOffset - 60 ? .ok("offset \(timeOffset)s seen")
+                    : .failed(nil, "the monotonic clock moved \(now.tv_sec - clockBefore.tv_sec)s")
+            } ? .new : .notNew
+        default:
+            if case .ok(let detail) = result {
+                w.record(stepName(e.kind), .ok((detail ?? "") + ", read in a child (the caller's own link did not change)"))
+            } else {
+                w.record(stepName(e.kind), result)
+            }
+            return newness
+        }
     }
 
     private static func observe(_ kind: NamespaceKind, before: (inode: Result<UInt64, Errno>, rootMount: Int?)) -> (Newness, StepResult) {

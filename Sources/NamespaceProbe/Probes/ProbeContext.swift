@@ -23,23 +23,30 @@ public struct ProbeContext {
 
 /// Entering a user namespace the way an unprivileged launcher does: unshare, deny
 /// setgroups (required before gid_map), map our uid and gid to root inside.
-public enum UserNamespaceSetup {
-    public static func enter(_ w: StepWriter, _ ctx: ProbeContext) -> Bool {
-        let before = NamespaceVerification.before(.user)
-        guard w.step("unshare(CLONE_NEWUSER)", { .check(cnp_unshare(NamespaceKind.user.cloneFlag)) }) else { return false }
-        guard NamespaceVerification.verifyNew(.user, before: before, w) != .notNew else { return false }
-        return writeMaps(w, ctx)
-    }
-
-    static func writeMaps(_ w: StepWriter, _ ctx: ProbeContext) -> Bool {
-        w.step("write /proc/self/setgroups deny") {
+enum UserNamespaceSetup {
+    /// True once the process is in a new user namespace with its maps written. The steps go
+    /// to `w` and into `log`, to be replayed in the results that depend on them.
+    static func enter(_ w: StepWriter, _ ctx: ProbeContext, _ log: inout SharedSteps) -> Bool {
+        let before = ProcFiles.namespaceInode("user")
+        guard log.step(w, "unshare(CLONE_NEWUSER)", { .check(cnp_unshare(NamespaceKind.user.cloneFlag)) }) else { return false }
+        let name = NamespaceVerification.stepName(.user)
+        switch (before, ProcFiles.namespaceInode("user")) {
+        case (.success(let a), .success(let b)) where a != b:
+            log.record(w, name, .ok("inode \(a) -> \(b)"))
+        case (.success(let a), .success):
+            // gVisor keeps the caller's own link stale. A uid_map can be written once per
+            // namespace, and the initial one already has its map: the write is the proof.
+            log.record(w, name, .skipped("the caller's link still shows inode \(a); the uid_map write below is the proof"))
+        case (.failure(let e), _), (_, .failure(let e)):
+            log.record(w, name, .skipped("/proc/self/ns/user cannot be read (\(e.name)); the uid_map write below is the proof"))
+        }
+        return log.step(w, "write /proc/self/setgroups deny") {
             // Absent on kernels before 3.19 and in some emulations: nothing to deny then.
             ProcFiles.exists("/proc/self/setgroups")
                 ? .check(ProcFiles.write("/proc/self/setgroups", "deny"))
                 : .skipped("/proc/self/setgroups does not exist")
         }
-        && w.step("write /proc/self/uid_map") { .check(ProcFiles.write("/proc/self/uid_map", "0 \(ctx.uid) 1\n"), "0 \(ctx.uid) 1") }
-        && w.step("write /proc/self/gid_map") { .check(ProcFiles.write("/proc/self/gid_map", "0 \(ctx.gid) 1\n"), "0 \(ctx.gid) 1") }
+        && log.step(w, "write /proc/self/uid_map") { .check(ProcFiles.write("/proc/self/uid_map", "0 \(ctx.uid) 1\n"), "0 \(ctx.uid) 1") }
+        && log.step(w, "write /proc/self/gid_map") { .check(ProcFiles.write("/proc/self/gid_map", "0 \(ctx.gid) 1\n"), "0 \(ctx.gid) 1") }
     }
 }
-

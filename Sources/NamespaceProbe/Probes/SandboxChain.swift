@@ -11,23 +11,24 @@ public struct SandboxChainProbe {
     public static let sharedProcStep = "bind container /proc (fresh proc refused)"
     public static let namespaces: [NamespaceKind] = [.pid, .mnt, .net, .ipc, .uts]
 
-    public var jobID: String { "chain" }
+    public static let jobID = "chain"
+    public static func section(_ mode: NamespaceProbe.Mode) -> String { "chain.\(mode.rawValue)" }
 
     public func job(_ ctx: ProbeContext) -> ProbeJob {
-        ProbeJob(id: jobID, firstSection: NamespaceProbe.asIs) { w in self.run(w, ctx) }
+        let sections = [Self.section(.asIs), Self.section(.inUserNamespace)]
+        return ProbeJob(id: Self.jobID, sections: sections) { w, skip in self.run(w, skip, ctx) }
     }
 
     /// As is first; where unshare() is refused (nothing changed), the same child goes on
     /// the rootless way.
-    func run(_ w: StepWriter, _ ctx: ProbeContext) {
-        w.section(NamespaceProbe.asIs)
-        let refused = !attempt(w, ctx)
-        w.section(NamespaceProbe.inUserNamespace)
-        guard refused else {
-            return w.verdict(.notRun, "not tried: unshare() as is succeeded")
+    func run(_ w: StepWriter, _ skip: Set<String>, _ ctx: ProbeContext) {
+        let asIs = w.into(Self.section(.asIs)), rootless = w.into(Self.section(.inUserNamespace))
+        if !skip.contains(asIs.section), attempt(asIs, ctx) {
+            return rootless.verdict(.notRun, "not tried: unshare() as is succeeded")
         }
-        guard UserNamespaceSetup.enter(w, ctx) else { return w.verdict(.failed) }
-        _ = attempt(w, ctx)
+        var entry = SharedSteps()
+        guard UserNamespaceSetup.enter(rootless, ctx, &entry) else { return rootless.verdict(.failed) }
+        _ = attempt(rootless, ctx)
     }
 
     /// False when unshare() itself was refused.

@@ -4,28 +4,24 @@ import CNamespaceProbe
 /// Can this process install a seccomp filter of its own, and does the kernel support
 /// user-notification listeners? Both run in children: a filter cannot be removed.
 public enum SeccompProbe {
-    public static func ownFilterJob() -> ProbeJob {
-        ProbeJob(id: "seccomp.filter") { w in
-            let ok = w.step("prctl(PR_SET_NO_NEW_PRIVS)") { .check(cnp_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) }
-                && w.step("install filter (getppid -> EPERM)") { .check(cnp_seccomp_install_getppid_eperm(0)) }
-                && w.step("getppid fails with EPERM") {
-                    let rc = cnp_getppid_syscall()
-                    let e = Errno.current
-                    return rc == -1 && e == .EPERM ? .ok() : .failed(nil, "getppid returned \(rc): the filter did not act")
-                }
-            w.verdict(ok ? .ok : .failed)
-        }
+    static func ownFilter(_ w: StepWriter) {
+        let ok = w.step("prctl(PR_SET_NO_NEW_PRIVS)") { .check(cnp_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) }
+            && w.step("install filter (getppid -> EPERM)") { .check(cnp_seccomp_install_getppid_eperm(0)) }
+            && w.step("getppid fails with EPERM") {
+                let rc = cnp_getppid_syscall()
+                let e = Errno.current
+                return rc == -1 && e == .EPERM ? .ok() : .failed(nil, "getppid returned \(rc): the filter did not act")
+            }
+        w.verdict(ok ? .ok : .failed)
     }
 
-    public static func listenerJob() -> ProbeJob {
-        ProbeJob(id: "seccomp.listener") { w in
-            let ok = w.step("SECCOMP_GET_ACTION_AVAIL(USER_NOTIF)") { .check(cnp_seccomp_get_action_avail(cnp_SECCOMP_RET_USER_NOTIF)) }
-                && w.step("prctl(PR_SET_NO_NEW_PRIVS)") { .check(cnp_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) }
-                && w.step("install filter with NEW_LISTENER") {
-                    let fd = cnp_seccomp_install_listener()
-                    return fd < 0 ? .failed(.current) : .ok("listener fd \(fd)")
-                }
-            w.verdict(ok ? .ok : .failed)
-        }
+    static func listener(_ w: StepWriter) {
+        let ok = w.step("SECCOMP_GET_ACTION_AVAIL(USER_NOTIF)") { .check(cnp_seccomp_get_action_avail(cnp_SECCOMP_RET_USER_NOTIF)) }
+            && w.step("prctl(PR_SET_NO_NEW_PRIVS)") { .check(cnp_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) }
+            && w.step("install filter with NEW_LISTENER") {
+                let fd = cnp_seccomp_install_listener()
+                return fd < 0 ? .failed(.current) : .ok("listener fd \(fd)")
+            }
+        w.verdict(ok ? .ok : .failed)
     }
 }

@@ -59,42 +59,38 @@ public struct ProbeResult: Equatable {
 
     public static func notRun(_ why: String) -> ProbeResult { ProbeResult(verdict: .notRun, detail: why) }
 
-    /// Turns one section of what the parent read from a child into a result. How the child
-    /// ended (a signal, the deadline) belongs to the section it was in; a section the child
-    /// never reached was not run.
-    init(raw: RawProbeOutput, section name: String = "") {
-        guard let section = raw.section(name) ?? (name.isEmpty ? raw.sections.first?.records : nil) else {
-            self.init(verdict: .notRun, detail: "not attempted: the probe child ended before reaching this mode (\(raw.exit))",
-                      durationMicros: raw.durationMicros)
-            return
-        }
-        let isLast = raw.section(name) == nil || raw.lastSectionName == name
+    /// Turns what the parent read for one result into the result. How the child ended (a
+    /// signal, the deadline) belongs to the section it was in.
+    init(raw section: RawSection) {
         var steps = section.steps
         var verdict = section.verdict ?? .failed
         var signal: Int32?
         var detail = section.verdictDetail.isEmpty ? nil : section.verdictDetail
-        switch (isLast, raw.exit) {
-        case (true, .timedOut):
+        switch section.end {
+        case .timedOut:
             verdict = .timeout
             if let s = section.unfinishedStep { steps.append(Step(name: s, outcome: .failed, detail: "deadline passed in this step")) }
             detail = "the probe did not finish before the deadline and was killed"
-        case (true, .signaled(let sig)):
+        case .killed(let sig):
             verdict = .killed
             signal = sig
             if let s = section.unfinishedStep {
                 steps.append(Step(name: s, outcome: .failed, detail: "killed by \(SignalName.name(sig))"))
             }
             detail = "the probe child was killed by \(SignalName.name(sig))"
-        case (_, .exited(let code)) where section.verdict == nil:
+        case .exitedWithoutVerdict(let code):
             detail = "the probe child exited with status \(code) without a verdict"
-        default:
+        case .notReached(let why):
+            verdict = section.verdict ?? .notRun
+            detail = "not attempted: \(why)"
+        case .finished:
             break
         }
         let failed = steps.first(where: { $0.outcome == .failed })
         self.init(verdict: verdict, steps: steps,
                   failedStep: verdict == .ok ? nil : failed?.name,
                   errno: verdict == .ok ? nil : failed?.errno, signal: signal, detail: detail,
-                  facts: section.facts, durationMicros: raw.durationMicros)
+                  facts: section.facts, durationMicros: section.durationMicros)
     }
 }
 

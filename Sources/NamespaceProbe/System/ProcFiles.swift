@@ -25,9 +25,7 @@ public enum ProcFiles {
     /// The file's text without the trailing newline, or nil when it cannot be read.
     public static func line(_ path: String) -> String? {
         guard case .success(let text) = read(path) else { return nil }
-        var s = Substring(text)
-        while let last = s.last, last == "\n" || last == " " { s = s.dropLast() }
-        return String(s)
+        return Substring(text).trimmingWhitespace()
     }
 
     public static func readLink(_ path: String) -> Result<String, Errno> {

@@ -21,16 +21,31 @@ public enum StepResult {
     public var isOK: Bool { if case .failed = self { return false } else { return true } }
 }
 
-/// Child side of the result pipe. Each record is one write(2) shorter than PIPE_BUF, so
-/// records from a probe child and its grandchildren never interleave.
+/// Child side of the result pipe. Every record names the result (section) it belongs to,
+/// so one child can write several results, and its own children can write into them too.
+/// Each record is one write(2) shorter than PIPE_BUF, so records from a probe child and its
+/// grandchildren never interleave.
 public struct StepWriter {
     let fd: Int32
+    /// Where answers to `ask` come from (the probe process); -1 when nobody answers.
+    let replyFD: Int32
+    /// The result this writer's records belong to.
+    public let section: String
+
+    public init(fd: Int32, replyFD: Int32 = -1, section: String) {
+        self.fd = fd
+        self.replyFD = replyFD
+        self.section = section
+    }
+
+    /// The same pipe, writing into another result.
+    public func into(_ section: String) -> StepWriter { StepWriter(fd: fd, replyFD: replyFD, section: section) }
 
     /// Runs one named step: announces it first, so a child killed inside the step (SIGSYS)
     /// is reported against the right step, then records what it observed.
     @discardableResult
     public func step(_ name: String, _ body: () -> StepResult) -> Bool {
-        send("B\t\(clean(name))")
+        send("B", [name])
         let result = body()
         record(name, result)
         return result.isOK
@@ -38,36 +53,52 @@ public struct StepWriter {
 
     public func record(_ name: String, _ result: StepResult) {
         switch result {
-        case .ok(let detail): send("S\t\(clean(name))\tok\t0\t\(clean(detail ?? ""))")
-        case .failed(let e, let detail):
-            send("S\t\(clean(name))\tfailed\t\(e?.rawValue ?? 0)\t\(clean(detail ?? ""))")
-        case .skipped(let why): send("S\t\(clean(name))\tskipped\t0\t\(clean(why))")
+        case .ok(let detail): send("S", [name, "ok", "0", detail ?? ""])
+        case .failed(let e, let detail): send("S", [name, "failed", String(e?.rawValue ?? 0), detail ?? ""])
+        case .skipped(let why): send("S", [name, "skipped", "0", why])
         }
     }
 
-    /// Starts a new result in the same child (a probe tried as is, then in a user namespace).
-    public func section(_ name: String) { send("M\t\(clean(name))") }
-
     /// A value the parent should keep (an ABI version, a uid used).
-    public func fact(_ key: String, _ value: String) { send("F\t\(clean(key))\t\(clean(value))") }
+    public func fact(_ key: String, _ value: String) { send("F", [key, value]) }
 
     /// The probe's conclusion; without it the parent reports `failed`.
-    public func verdict(_ verdict: Verdict, _ detail: String = "") {
-        send("V\t\(verdict.rawValue)\t\(clean(detail))")
+    public func verdict(_ verdict: Verdict, _ detail: String = "") { send("V", [verdict.rawValue, detail]) }
+
+    /// Asks the probe process a question about what the outside sees (it stayed in the old
+    /// namespaces) and waits for the answer. Nil when no answer comes.
+    public func ask(_ question: String) -> String? {
+        guard replyFD >= 0 else { return nil }
+        send("Q", [question])
+        var answer: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let n = read(replyFD, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return nil }
+            if byte == 10 { return String(decoding: answer, as: UTF8.self) }
+            answer.append(byte)
+        }
     }
 
-    /// Tabs and newlines would break the record format; long details are cut. Bytes, not
-    /// Characters: grapheme handling is slow and would be faulted in by every child.
-    private func clean(_ s: String) -> String {
-        var bytes = Array(s.utf8.prefix(300))
-        for i in bytes.indices where bytes[i] == 9 || bytes[i] == 10 { bytes[i] = 32 }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private func send(_ line: String) {
-        var bytes = Array(line.utf8)
-        bytes.append(10)
-        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    /// One line: type, section, fields, tab-separated. Tabs and newlines inside a field
+    /// become spaces and long fields are cut, on bytes: Character handling is slow and
+    /// would be faulted in by every child.
+    private func send(_ type: StaticString, _ fields: [String]) {
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        type.withUTF8Buffer { line.append(contentsOf: $0) }
+        for field in [section] + fields {
+            line.append(9)
+            var count = 0
+            for byte in field.utf8 {
+                if count == 300 { break }
+                line.append(byte == 9 || byte == 10 ? 32 : byte)
+                count += 1
+            }
+        }
+        line.append(10)
+        _ = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }
 }
 
