@@ -79,7 +79,8 @@ struct Scratch {
         var tried: [String] = []
         var bases: [String] = []
         if let t = getenv("TMPDIR") { bases.append(String(cString: t)) }
-        bases += ["/tmp", "/dev/shm", "/var/tmp"]
+        // tmpfs first: mkdir and rmdir on a journaled /tmp cost 0.4 ms of the run's end.
+        bases += ["/dev/shm", "/tmp", "/var/tmp"]
         for base in bases {
             var template = Array((base + "/namespace-probe.XXXXXX").utf8CString)
             if let p = mkdtemp(&template) {

@@ -107,27 +107,39 @@ struct NamespacePass {
             }
             entered.append(.init(kind: kind, writer: s, before: before))
         }
-        let proofs = NamespaceVerification.prove(entered)
-        for e in entered {
-            let s = e.writer
-            switch proofs[e.kind] ?? .notNew {
-            case .notNew:
-                conclude(e.kind, s, ok: false)
-            case .new where e.kind == .pid || e.kind == .time:
-                conclude(e.kind, s, ok: true)  // the first child showed PID 1 / the offset
-            case .unverifiable where e.kind == .pid || e.kind == .time:
-                conclude(e.kind, s, ok: false)
-            case .unverifiable:
-                // Acting could change the parent's namespace (hostname, mounts): never
-                // without proof that the namespace is ours.
-                s.record("act inside", .skipped("not attempted: the namespace could not be proven new"))
-                s.verdict(.unverifiable, "unshare returned 0, but /proc/self/ns/\(e.kind.rawValue) cannot be read to prove a new namespace")
-                notNeededRootless(e.kind, s, ok: false)
-            case .new:
-                conclude(e.kind, s, ok: NamespaceAction.act(e.kind, s, ctx))
+        // Acting in the namespaces the caller's links proved overlaps the first child; the
+        // kinds that ask the probe process come last, when it is waiting for records.
+        var settled = Set<NamespaceKind>()
+        let proofs = NamespaceVerification.prove(entered) { proven in
+            for e in proven.sorted(by: { Self.actOrder.firstIndex(of: $0.kind)! < Self.actOrder.firstIndex(of: $1.kind)! }) {
+                settle(e, .new)
+                settled.insert(e.kind)
             }
         }
+        for e in entered where !settled.contains(e.kind) { settle(e, proofs[e.kind] ?? .notNew) }
         return refused
+    }
+
+    static let actOrder: [NamespaceKind] = [.net, .mnt, .cgroup, .ipc, .uts, .pid, .time, .user]
+
+    private func settle(_ e: NamespaceVerification.Entered, _ newness: NamespaceVerification.Newness) {
+        let s = e.writer
+        switch newness {
+        case .notNew:
+            conclude(e.kind, s, ok: false)
+        case .new where e.kind == .pid || e.kind == .time:
+            conclude(e.kind, s, ok: true)  // the first child showed PID 1 / the offset
+        case .unverifiable where e.kind == .pid || e.kind == .time:
+            conclude(e.kind, s, ok: false)
+        case .unverifiable:
+            // Acting could change the parent's namespace (hostname, mounts): never
+            // without proof that the namespace is ours.
+            s.record("act inside", .skipped("not attempted: the namespace could not be proven new"))
+            s.verdict(.unverifiable, "unshare returned 0, but /proc/self/ns/\(e.kind.rawValue) cannot be read to prove a new namespace")
+            notNeededRootless(e.kind, s, ok: false)
+        case .new:
+            conclude(e.kind, s, ok: NamespaceAction.act(e.kind, s, ctx))
+        }
     }
 
     private func conclude(_ kind: NamespaceKind, _ s: StepWriter, ok: Bool) {

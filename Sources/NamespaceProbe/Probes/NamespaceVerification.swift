@@ -28,72 +28,100 @@ enum NamespaceVerification {
         return (inode, Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")))
     }
 
-    /// Records "namespace is new" for every entered kind and returns what it proved. For
-    /// pid and time, `.new` also means the first child saw PID 1 / the offset.
-    static func prove(_ entered: [Entered]) -> [NamespaceKind: Newness] {
+    /// Proves every entered kind new. Kinds the caller's own link proves are recorded at
+    /// once and handed to `meanwhile`, which acts in them while the first child works; the
+    /// rest are proven by the first child. For pid and time, `.new` also means the first
+    /// child saw PID 1 / the offset.
+    static func prove(_ entered: [Entered], meanwhile: ([Entered]) -> Void) -> [NamespaceKind: Newness] {
         var proofs: [NamespaceKind: Newness] = [:]
-        var inChild: [Entered] = []
+        var proven: [Entered] = [], inChild: [Entered] = []
         for e in entered {
             if e.kind == .pid || e.kind == .time {
                 inChild.append(e)  // pid_for_children and time_for_children need a process inside
             } else if case .success(let a) = e.before.inode, case .success(let b) = ProcFiles.namespaceInode(e.kind.rawValue), a != b {
                 e.writer.record(stepName(e.kind), .ok("inode \(a) -> \(b)"))
                 proofs[e.kind] = .new
+                proven.append(e)
             } else {
                 inChild.append(e)
             }
         }
-        guard !inChild.isEmpty else { return proofs }
-
-        var clockBefore = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &clockBefore)
-        var fds: [Int32] = [0, 0]
-        guard cnp_pipe2_cloexec(&fds) == 0 else { return failAll(inChild, .failed(.current, "pipe2"), &proofs) }
-        let pid = fork()
-        if pid == 0 {
-            _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
-            close(fds[0])
-            var answers = inChild.map { firstChildObserves($0, clockBefore).rawValue }
-            _ = write(fds[1], &answers, answers.count)
-            _exit(0)
+        guard !inChild.isEmpty else {
+            meanwhile(proven)
+            return proofs
         }
-        close(fds[1])
-        guard pid > 0 else {
-            close(fds[0])
-            return failAll(inChild, .failed(.current, "fork the first child"), &proofs)
-        }
-        var answers = [UInt8](repeating: 255, count: inChild.count)
-        var got = 0
-        while got < answers.count {
-            let n = answers.withUnsafeMutableBytes { read(fds[0], $0.baseAddress! + got, $0.count - got) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            got += n
-        }
-        close(fds[0])
-        let exit = Subprocess.wait(pid)
-        if case .signaled(let sig) = exit {
-            // Die the same way, so the parent blames the step the first child was in.
-            signal(sig, SIG_DFL)
-            raise(sig)
-        }
-        for (e, answer) in zip(inChild, answers) {
-            if let n = Newness(rawValue: answer) {
-                proofs[e.kind] = n
-            } else {
-                e.writer.record("first child", .failed(nil, "the first child ended without an answer (\(exit))"))
-                proofs[e.kind] = .notNew
-            }
-        }
+        let child = FirstChild.start(inChild)
+        meanwhile(proven)
+        for (kind, newness) in child.finish() { proofs[kind] = newness }
         return proofs
     }
 
-    private static func failAll(_ entered: [Entered], _ result: StepResult, _ proofs: inout [NamespaceKind: Newness]) -> [NamespaceKind: Newness] {
-        for e in entered {
-            e.writer.record(stepName(e.kind), result)
-            proofs[e.kind] = .notNew
+    /// The first process forked after the pass: PID 1 in a new pid namespace, in the new time
+    /// namespace, and with its own, fresh links where gVisor left the caller's stale.
+    struct FirstChild {
+        let entered: [Entered]
+        let pid: pid_t
+        let fd: Int32
+        let failure: StepResult?
+
+        static func start(_ entered: [Entered]) -> FirstChild {
+            var clockBefore = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &clockBefore)
+            var fds: [Int32] = [0, 0]
+            guard cnp_pipe2_cloexec(&fds) == 0 else {
+                return FirstChild(entered: entered, pid: -1, fd: -1, failure: .failed(.current, "pipe2"))
+            }
+            let pid = fork()
+            if pid == 0 {
+                _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
+                close(fds[0])
+                var answers = entered.map { firstChildObserves($0, clockBefore).rawValue }
+                _ = write(fds[1], &answers, answers.count)
+                _exit(0)
+            }
+            close(fds[1])
+            guard pid > 0 else {
+                close(fds[0])
+                return FirstChild(entered: entered, pid: -1, fd: -1, failure: .failed(.current, "fork the first child"))
+            }
+            return FirstChild(entered: entered, pid: pid, fd: fds[0], failure: nil)
         }
-        return proofs
+
+        /// Waits for the first child's answers. A signal that killed it kills this process
+        /// the same way, so the probe blames the step the first child was in.
+        func finish() -> [NamespaceKind: Newness] {
+            var proofs: [NamespaceKind: Newness] = [:]
+            if let failure {
+                for e in entered {
+                    e.writer.record(stepName(e.kind), failure)
+                    proofs[e.kind] = .notNew
+                }
+                return proofs
+            }
+            var answers = [UInt8](repeating: 255, count: entered.count)
+            var got = 0
+            while got < answers.count {
+                let n = answers.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, $0.count - got) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                got += n
+            }
+            close(fd)
+            let exit = Subprocess.wait(pid)
+            if case .signaled(let sig) = exit {
+                signal(sig, SIG_DFL)
+                raise(sig)
+            }
+            for (e, answer) in zip(entered, answers) {
+                if let n = Newness(rawValue: answer) {
+                    proofs[e.kind] = n
+                } else {
+                    e.writer.record("first child", .failed(nil, "the first child ended without an answer (\(exit))"))
+                    proofs[e.kind] = .notNew
+                }
+            }
+            return proofs
+        }
     }
 
     /// In the first child after the pass: it is PID 1 in a new pid namespace, sees the clock

@@ -195,20 +195,12 @@ private struct Run {
     /// still unreaped, so the group id cannot have been reused, then reaps it all.
     private func reap(_ instance: Instance, timedOut: Bool) -> ChildExit {
         _ = kill(-instance.pid, SIGKILL)
-        var exit: ChildExit
+        var exit: ChildExit = .timedOut
         if timedOut {
             _ = kill(instance.pid, SIGKILL)
             _ = Subprocess.wait(instance.pid)
-            exit = .timedOut
         } else {
-            let t0 = Clock.nowMicros()
             exit = Subprocess.wait(instance.pid)
-            let t1 = Clock.nowMicros()
-            ChildRunner.reapGroup(instance.pid)
-            if getenv("NP_TRACE") != nil { fputs("\(instance.job.id) eof at \(t0-start) wait \(t1-t0) group \(Clock.nowMicros()-t1)\n", stderr) }
-            close(instance.fd)
-            close(instance.replyFD)
-            return exit
         }
         ChildRunner.reapGroup(instance.pid)
         close(instance.fd)
