@@ -43,6 +43,7 @@ ENVIRONMENTS = {
     "bubblewrap-masked-proc": UNPRIVILEGED + BWRAP + ["--tmpfs", next(p for p in ("/proc/acpi", "/proc/scsi", "/proc/fs") if os.path.isdir(p))],
     "seccomp-unshare-eperm": SECCOMP + ["eperm"],
     "seccomp-unshare-kill": SECCOMP + ["kill"],
+    "seccomp-kill-newnet": SECCOMP + ["kill-net"],
     # A real OCI container as Docker makes it: default capabilities, masked /proc paths,
     # Docker's default seccomp profile (tests/env/data), run by crun.
     "docker-default-crun": [sys.executable, str(HERE / "oci_run.py"), "--runtime", "crun", "--"],

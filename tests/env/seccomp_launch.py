@@ -5,6 +5,10 @@
                                   with EPERM (clone3 with ENOSYS so libc falls back to clone),
                                   as Docker's default profile does without CAP_SYS_ADMIN.
   seccomp_launch.py kill CMD...   unshare kills the process with SIGSYS.
+  seccomp_launch.py kill-net CMD...
+                                  unshare with CLONE_NEWNET kills the process with SIGSYS;
+                                  every other unshare is allowed (a kill in one probe must not
+                                  hide the others).
 
 Uses Debian's python3-seccomp (libseccomp), so it runs with /usr/bin/python3.
 """
@@ -14,12 +18,13 @@ import sys
 
 import seccomp
 
+CLONE_NEWNET = 0x40000000
 CLONE_NEW_BITS = [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080]
 
 
 def main() -> None:
-    if len(sys.argv) < 3 or sys.argv[1] not in ("eperm", "kill"):
-        sys.exit("usage: seccomp_launch.py eperm|kill CMD...")
+    if len(sys.argv) < 3 or sys.argv[1] not in ("eperm", "kill", "kill-net"):
+        sys.exit("usage: seccomp_launch.py eperm|kill|kill-net CMD...")
     mode, cmd = sys.argv[1], sys.argv[2:]
     f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     if mode == "eperm":
@@ -28,9 +33,11 @@ def main() -> None:
         for bit in CLONE_NEW_BITS:
             f.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, bit, bit))
         f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    elif mode == "kill":
+        f.add_rule(getattr(seccomp, "KILL_PROCESS", seccomp.KILL), "unshare")
     else:
-        kill = getattr(seccomp, "KILL_PROCESS", seccomp.KILL)
-        f.add_rule(kill, "unshare")
+        f.add_rule(getattr(seccomp, "KILL_PROCESS", seccomp.KILL), "unshare",
+                   seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_NEWNET, CLONE_NEWNET))
     f.load()
     os.execvp(cmd[0], cmd)
 

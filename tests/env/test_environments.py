@@ -107,6 +107,20 @@ def test_seccomp_kill_is_reported_and_run_goes_on(runs):
     assert report["selection"]["backend"] in ("landlock", "uid")
 
 
+def test_a_kill_in_one_kind_does_not_hide_the_others(runs):
+    """All kinds share one probe child; a filter that kills only unshare(CLONE_NEWNET) must
+    cost the net result alone (the runner forks the child again for the rest)."""
+    report = runs("seccomp-kill-newnet")[0]
+    for mode in ("as_is", "in_user_namespace"):
+        net = report["namespaces"]["net"][mode]
+        assert (net["verdict"], net["signal"], net["failed_step"]) == ("killed", "SIGSYS", "unshare(CLONE_NEWNET)"), (mode, net)
+    for kind in KINDS:
+        if kind != "net":
+            assert report["namespaces"][kind]["as_is"]["verdict"] == "ok", (kind, report["namespaces"][kind]["as_is"])
+    assert report["sandbox_chain"]["as_is"]["verdict"] == "killed"
+    assert report["identity_switch"]["verdict"] == "ok" and report["landlock"]["enforcement"]["verdict"] == "ok"
+
+
 @pytest.mark.parametrize("env", ["seccomp-unshare-eperm", "docker-default-crun"])
 def test_seccomp_eperm_is_blamed_on_the_filter(env, runs):
     report = runs(env)[0]
@@ -140,6 +154,8 @@ def test_selection_per_environment(runs):
         "bubblewrap-masked-proc": "namespaces-shared-proc",
         "seccomp-unshare-eperm": "landlock",
         "seccomp-unshare-kill": "landlock",
+        # Without network isolation no namespace backend; Landlock still works.
+        "seccomp-kill-newnet": "landlock",
         # Docker's profile denies unshare without CAP_SYS_ADMIN; root keeps CAP_SETUID.
         "docker-default-crun": "landlock",
     }

@@ -48,9 +48,11 @@ public enum NamespaceProbe {
         let rootless = passKinds.filter {
             !skip.contains(section($0, .inUserNamespace)) && (refused.contains($0) || skip.contains(section($0, .asIs)))
         }
-        guard let first = rootless.first else { return }
+        guard !rootless.isEmpty else { return }
         if skip.contains(section(.user, .asIs)) {
-            inUserNamespace = UserNamespaceSetup.enter(w.into(section(first, .inUserNamespace)), ctx, &entry)
+            // This child replaces one cut short: enter the user namespace here, as a step
+            // every rootless result depends on (a kill here ends them all).
+            inUserNamespace = UserNamespaceSetup.enter(w.into(preamble), ctx, &entry)
         }
         guard inUserNamespace else {
             for kind in rootless {
