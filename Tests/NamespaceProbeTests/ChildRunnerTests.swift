@@ -102,4 +102,15 @@ final class ChildRunnerTests: XCTestCase {
         XCTAssertEqual(ProbeResult(raw: out["slow"]!).failedStep, "hang")
         XCTAssertEqual(ProbeResult(raw: out["after"]!).verdict, .timeout)
     }
+
+    func testAnAnswerToAChildThatDiedDoesNotKillTheProbe() {
+        let out = ChildRunner.run([ProbeJob(id: "gone") { w in
+            // Ask without waiting, then go: the answer meets a pipe with no reader (EPIPE).
+            let question = Array("Q\tgone\tanyone there?\n".utf8)
+            _ = question.withUnsafeBytes { write(w.fd, $0.baseAddress, $0.count) }
+            close(w.replyFD)
+            _exit(3)
+        }], timeoutMillis: 5000, answer: { _ in "yes" })
+        XCTAssertEqual(ProbeResult(raw: out["gone"]!).detail, "the probe child exited with status 3 without a verdict")
+    }
 }

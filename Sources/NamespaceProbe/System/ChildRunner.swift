@@ -71,7 +71,10 @@ public enum ChildRunner {
         // Orphaned grandchildren come back to us, so nothing outlives the run even when the
         // probe is not PID 1.
         _ = cnp_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        var run = Run(start: Clock.nowMicros(), timeoutMillis: timeoutMillis)
+        // An answer written to a child that died meanwhile must fail with EPIPE, not kill us.
+        let pipeDisposition = signal(SIGPIPE, SIG_IGN)
+        defer { signal(SIGPIPE, pipeDisposition) }
+        var run = Run(start: Clock.nowMicros(), timeoutMillis: timeoutMillis, pipeDisposition: pipeDisposition)
         for job in jobs { run.start(job, skip: []) }
         whileWaiting()
         run.collect(answer)
@@ -118,12 +121,15 @@ private struct Instance {
 private struct Run {
     let start: Int64
     let deadline: Int64
+    /// What SIGPIPE did before the runner ignored it; children get it back.
+    let pipeDisposition: __sighandler_t?
     var instances: [Instance] = []
     var results: [String: RawSection] = [:]
 
-    init(start: Int64, timeoutMillis: Int) {
+    init(start: Int64, timeoutMillis: Int, pipeDisposition: __sighandler_t?) {
         self.start = start
         deadline = start + Int64(timeoutMillis) * 1000
+        self.pipeDisposition = pipeDisposition
     }
 
     mutating func start(_ job: ProbeJob, skip: Set<String>) {
@@ -137,6 +143,7 @@ private struct Run {
         if pid == 0 {
             close(fds[0]); close(reply[1])
             for other in instances where other.open { close(other.fd); close(other.replyFD) }
+            signal(SIGPIPE, pipeDisposition)
             _ = setpgid(0, 0)  // one process group per child: a timeout kills it whole
             _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
             job.body(StepWriter(fd: fds[1], replyFD: reply[0], section: job.sections.first { !skip.contains($0) } ?? job.id), skip)
