@@ -2,6 +2,17 @@ import XCTest
 @testable import NamespaceProbe
 
 final class ParserTests: XCTestCase {
+    func testByteSearchAndSplitting() {
+        XCTAssertTrue(Parsers.has("flags : fpu hypervisor", " hypervisor"))
+        XCTAssertTrue(Parsers.has("abc", "c"), "a match at the very end")
+        XCTAssertTrue(Parsers.has("abc", ""))
+        XCTAssertFalse(Parsers.has("ab", "abc"))
+        XCTAssertFalse(Parsers.has("aab", "abb"))
+        XCTAssertEqual(Parsers.lines("a\n\nb\n").map(String.init), ["a", "b"])
+        XCTAssertEqual(Parsers.fields("0::/x:y", UInt8(ascii: ":"), maxSplits: 2, omittingEmpty: false).map(String.init), ["0", "", "/x:y"])
+        XCTAssertEqual(Substring(" \tlo \n").trimmingWhitespace(), "lo")
+    }
+
     func testNamespaceLinkInode() {
         XCTAssertEqual(Parsers.namespaceLinkInode("net:[4026531833]"), 4026531833)
         XCTAssertEqual(Parsers.namespaceLinkInode(fixture("gvisor/ns_net").trimmingCharacters(in: .whitespacesAndNewlines)), 110)
