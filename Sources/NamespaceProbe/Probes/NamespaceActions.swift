@@ -84,7 +84,9 @@ enum NamespaceAction {
 }
 
 /// The probe process answers what the outside sees: it never leaves its namespaces, so it is
-/// the witness for the children that changed theirs.
+/// the witness for the children that changed theirs. It only reads: msgget without
+/// IPC_CREAT, asked only after the child's msgget passed the same seccomp filter, and
+/// gethostname (uname, which the probe calls at start anyway). No filter kills it here.
 public enum OutsideView {
     static func messageQueueQuestion(_ key: key_t) -> String { "msgkey \(key)" }
     static func hostnameQuestion(_ name: String) -> String { "hostname \(name)" }
