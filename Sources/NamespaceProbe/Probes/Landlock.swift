@@ -18,11 +18,11 @@ public enum LandlockProbe {
             ruleset = cnp_landlock_create_ruleset(handled)
             return .check(ruleset)
         }
-            && w.step("add rule: read \(ctx.scratch)") {
+            && w.step("add rule: read the scratch directory") {
                 let dir = open(ctx.scratch, cnp_O_PATH | O_CLOEXEC)
-                guard dir >= 0 else { return .failed(.current, "open allowed dir") }
+                guard dir >= 0 else { return .failed(.current, "open \(ctx.scratch)") }
                 defer { close(dir) }
-                return .check(cnp_landlock_add_path_rule(ruleset, dir, handled))
+                return .check(cnp_landlock_add_path_rule(ruleset, dir, handled), ctx.scratch)
             }
             && w.step("prctl(PR_SET_NO_NEW_PRIVS)") { .check(cnp_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) }
             && w.step("landlock_restrict_self") { .check(cnp_landlock_restrict_self(ruleset)) }

@@ -133,7 +133,7 @@ enum NamespaceVerification {
         case .pid:
             w.record(stepName(.pid), result)
             guard newness != .notNew else { return .notNew }
-            return w.step("first child is PID 1") { getpid() == 1 ? .ok() : .failed(nil, "pid is \(getpid())") } ? .new : .notNew
+            return w.step("fork: child is PID 1") { getpid() == 1 ? .ok() : .failed(nil, "pid is \(getpid())") } ? .new : .notNew
         case .time:
             w.record(stepName(.time), result)
             guard newness != .notNew else { return .notNew }
