@@ -17,10 +17,11 @@ public enum NamespaceProbe {
 
     public static func section(_ kind: NamespaceKind, _ mode: Mode) -> String { "ns.\(kind.rawValue).\(mode.rawValue)" }
 
+    static let sections = [preamble] + passKinds.map { section($0, .asIs) } + [section(.user, .asIs)]
+        + passKinds.map { section($0, .inUserNamespace) }
+
     public static func job(_ ctx: ProbeContext) -> ProbeJob {
-        let sections = [preamble] + passKinds.map { section($0, .asIs) } + [section(.user, .asIs)]
-            + passKinds.map { section($0, .inUserNamespace) }
-        return ProbeJob(id: jobID, sections: sections, preamble: preamble) { w, skip in run(w, skip, ctx) }
+        ProbeJob(id: jobID, sections: sections, preamble: preamble) { w, skip in run(w, skip, ctx) }
     }
 
     /// `skip`: results an earlier child already wrote (this child replaces one cut by a signal).
@@ -29,7 +30,7 @@ public enum NamespaceProbe {
         let zero = shared.step(w.into(preamble), "unshare(0)") { .check(cnp_unshare(0)) }
         w.into(preamble).verdict(zero ? .ok : .failed)
         guard zero else {
-            for s in job(ctx).sections where s != preamble && !skip.contains(s) {
+            for s in sections where s != preamble && !skip.contains(s) {
                 shared.replay(into: w.into(s))
                 w.into(s).verdict(.failed)
             }
@@ -131,8 +132,6 @@ struct NamespacePass {
             conclude(e.kind, s, ok: false)
         case .new where e.kind == .pid || e.kind == .time:
             conclude(e.kind, s, ok: true)  // the first child showed PID 1 / the offset
-        case .unverifiable where e.kind == .pid || e.kind == .time:
-            conclude(e.kind, s, ok: false)
         case .unverifiable:
             // Acting could change the parent's namespace (hostname, mounts): never
             // without proof that the namespace is ours.

@@ -81,7 +81,7 @@ public struct ProbeResult: Equatable {
         case .exitedWithoutVerdict(let code):
             detail = "the probe child exited with status \(code) without a verdict"
         case .notReached(let why):
-            verdict = section.verdict ?? .notRun
+            verdict = .notRun
             detail = "not attempted: \(why)"
         case .finished:
             break

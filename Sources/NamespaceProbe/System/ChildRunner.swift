@@ -21,11 +21,6 @@ public struct ProbeJob {
         self.preamble = preamble
         self.body = body
     }
-
-    /// A job with one result, named after the job.
-    public init(id: String, body: @escaping (StepWriter) -> Void) {
-        self.init(id: id, sections: [id]) { w, _ in body(w) }
-    }
 }
 
 /// One result's records, and how the child that wrote it ended when it ended there.
@@ -228,7 +223,7 @@ private struct Run {
         func mark(_ section: String, _ end: RawSection.End, step: String?) {
             var s = written[section] ?? RawSection()
             s.end = end
-            s.durationMicros = duration
+            s.durationMicros = duration  // a section never written has no duration yet
             if let step { s.unfinishedStep = step }
             written[section] = s
         }
