@@ -27,9 +27,11 @@ public enum Prober {
         var runtimeInputs = RuntimeInputs()
         var landlockABI: Result<Int, Errno> = .failure(.ENOSYS)
         let raw = ChildRunner.run(jobs, timeoutMillis: options.timeoutMillis, answer: OutsideView.answer) {
-            environment = EnvironmentFacts.read()
-            capabilities = CapabilitySets.read()
-            runtimeInputs = RuntimeInputs.read(facts: environment)
+            let status = ProcFiles.line("/proc/self/status").map(Parsers.statusFields) ?? [:]
+            let cgroup = ProcFiles.line("/proc/self/cgroup")
+            environment = EnvironmentFacts.read(status: status, cgroup: cgroup)
+            capabilities = CapabilitySets.read(status: status)
+            runtimeInputs = RuntimeInputs.read(facts: environment, cgroup: cgroup)
             landlockABI = LandlockProbe.abiVersion()
         }
         let runtimes = RuntimeDetection.detect(runtimeInputs)

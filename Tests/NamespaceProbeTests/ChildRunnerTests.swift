@@ -27,7 +27,7 @@ final class ChildRunnerTests: XCTestCase {
         XCTAssertEqual(r.verdict, .killed)
         XCTAssertEqual(r.signal, SIGSYS)
         XCTAssertEqual(r.failedStep, "dies here")
-        let cause = Explain(environment: EnvironmentFacts.read(), capabilities: CapabilitySets.read(), unshareSyscallBlocked: false, gvisor: false)
+        let cause = Explain(environment: EnvironmentFacts.read(status: [:], cgroup: nil), capabilities: CapabilitySets.read(status: [:]), unshareSyscallBlocked: false, gvisor: false)
             .cause(probe: "k", result: r)
         XCTAssertTrue(cause?.hasPrefix("SIGSYS") == true, cause ?? "nil")
     }

@@ -35,6 +35,15 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(CapabilitySets(effective: 0, permitted: 0, inheritable: 0, bounding: 0, ambient: 0, lastCap: 45).names(1 << 45), ["cap_45"])
     }
 
+    /// Both ways of reading the bounding and ambient sets, on this machine: from
+    /// /proc/self/status, and bit by bit with prctl (the way used under gVisor).
+    func testCapabilitySetsFromStatusMatchPrctl() {
+        guard case .success(let text) = ProcFiles.read("/proc/self/status") else { return XCTFail("cannot read /proc/self/status") }
+        let status = Parsers.statusFields(text)
+        XCTAssertNotNil(status["CapBnd"], "this kernel's status has CapBnd, so the first read below takes the status path")
+        XCTAssertEqual(CapabilitySets.read(status: status), CapabilitySets.read(status: [:]))
+    }
+
     func testMountinfo() {
         let gvisor = fixture("gvisor/mountinfo")
         XCTAssertEqual(Parsers.rootMountID(.success(gvisor)), 10)

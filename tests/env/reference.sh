@@ -5,7 +5,8 @@
 #   new      a process inside sees another namespace (inode differs, PID 1, clock offset)
 #   same     a process inside sees the outside namespace
 #   unobservable  unshare(1) worked but nothing here can tell whether the namespace is new
-# and "chain <mode> ok|failed" for the rootless sandbox chain with a fresh /proc.
+# and "chain <mode> ok|failed" for the rootless sandbox chain with a fresh /proc, and
+# "caps prctl <bounding> <ambient>" (hex masks) asked bit by bit by caps_reference.py.
 set -u
 
 inode() { readlink "$1" 2>/dev/null | sed -n 's/.*\[\([0-9]*\)\]/\1/p'; }
@@ -48,3 +49,4 @@ done
 chain="--pid --mount --net --ipc --uts --fork --mount-proc"
 if unshare $chain true 2>/dev/null; then echo "chain as_is ok"; else echo "chain as_is failed"; fi
 if unshare --user --map-root-user $chain true 2>/dev/null; then echo "chain in_user_namespace ok"; else echo "chain in_user_namespace failed"; fi
+/usr/bin/python3 "$(dirname "$0")/caps_reference.py"

@@ -77,7 +77,17 @@ def test_namespace_verdicts_match_util_linux(env, runs):
     for line in unverified:
         print(f"[{env}] {line}")
     assert not disagreements, f"[{env}] probe and util-linux disagree:\n" + "\n".join(disagreements)
-    assert len(ref) == 17, f"[{env}] the reference script did not observe everything: {sorted(ref)}"
+    assert len(ref) == 18, f"[{env}] the reference script did not observe everything: {sorted(ref)}"
+
+
+@pytest.mark.parametrize("env", list(envs.ENVIRONMENTS))
+def test_capability_sets_match_prctl(env, runs):
+    """Bounding and ambient sets come from /proc/self/status or are inferred; prctl(2) asked
+    bit by bit in the same environment must say the same."""
+    report, ref, _, _ = runs(env)
+    bounding, ambient = ref[("caps", "prctl")]
+    caps = report["capabilities"]
+    assert (caps["bounding"]["mask"], caps["ambient"]["mask"]) == (bounding, ambient), f"[{env}] probe={caps['bounding']['mask']} {caps['ambient']['mask']} prctl={bounding} {ambient}"
 
 
 @pytest.mark.parametrize("env", list(envs.ENVIRONMENTS))

@@ -46,13 +46,14 @@ public struct EnvironmentFacts: Equatable {
 
     public func sysctl(_ name: String) -> String? { sysctls[name] ?? nil }
 
-    public static func read() -> EnvironmentFacts {
+    /// `status`: the fields of /proc/self/status; `cgroup`: /proc/self/cgroup (both read
+    /// once by the caller, which needs them elsewhere too).
+    public static func read(status: [String: String], cgroup: String?) -> EnvironmentFacts {
         var u = utsname()
         uname(&u)
         func field<T>(_ value: T) -> String {
             withUnsafeBytes(of: value) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
         }
-        let status = ProcFiles.line("/proc/self/status").map(Parsers.statusFields) ?? [:]
         var sysctls: [String: String?] = [:]
         for name in sysctlNames {
             sysctls[name] = ProcFiles.line("/proc/sys/" + name.split(separator: ".").joined(separator: "/"))
@@ -62,7 +63,7 @@ public struct EnvironmentFacts: Equatable {
             kernelRelease: field(u.release), kernelVersion: field(u.version), machine: field(u.machine),
             procVersion: ProcFiles.line("/proc/version"),
             uid: getuid(), euid: geteuid(), gid: getgid(), pid: getpid(),
-            cgroupVersion: ProcFiles.line("/proc/self/cgroup").map(Parsers.cgroupVersion) ?? "unknown",
+            cgroupVersion: cgroup.map(Parsers.cgroupVersion) ?? "unknown",
             lsmLabel: label, seccompMode: status["Seccomp"].flatMap { Int($0) },
             seccompFilters: status["Seccomp_filters"].flatMap { Int($0) },
             noNewPrivs: status["NoNewPrivs"].map { $0 == "1" }, sysctls: sysctls)

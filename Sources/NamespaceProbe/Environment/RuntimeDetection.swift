@@ -28,14 +28,14 @@ public struct RuntimeInputs {
         "KUBERNETES_SERVICE_HOST", "container", "WSL_DISTRO_NAME",
     ]
 
-    public static func read(facts: EnvironmentFacts) -> RuntimeInputs {
+    public static func read(facts: EnvironmentFacts, cgroup: String?) -> RuntimeInputs {
         var r = RuntimeInputs()
         r.unameRelease = facts.kernelRelease
         r.unameVersion = facts.kernelVersion
         r.procVersion = facts.procVersion ?? ""
         r.kernelLog = KernelLog.head()
         if case .success(let m) = ProcFiles.read("/proc/self/mountinfo") { r.mountinfo = m }
-        r.cgroup = ProcFiles.line("/proc/self/cgroup") ?? ""
+        r.cgroup = cgroup ?? ""
         if case .success(let c) = ProcFiles.read("/proc/cpuinfo", limit: 8192) {
             r.cpuinfoHasHypervisorFlag = Parsers.lines(c).contains { $0.hasPrefix("flags") && Parsers.has(String($0), " hypervisor") }
         }

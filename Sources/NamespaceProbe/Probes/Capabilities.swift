@@ -1,7 +1,7 @@
 import Glibc
 import CNamespaceProbe
 
-/// The five capability sets of this process, read with capget(2) and prctl(2).
+/// The five capability sets of this process, read with capget(2), /proc/self/status and prctl(2).
 public struct CapabilitySets: Equatable {
     public var effective: UInt64
     public var permitted: UInt64
@@ -41,18 +41,26 @@ public struct CapabilitySets: Equatable {
 
     public func hasEffective(_ bit: Int) -> Bool { effective & (1 << UInt64(bit)) != 0 }
 
-    /// Reads this process's sets; bounding and ambient bit by bit as the kernel exposes them.
-    public static func read() -> CapabilitySets {
+    /// Reads this process's sets. `status` holds the fields of /proc/self/status: its CapBnd
+    /// and CapAmb lines save one prctl(2) per bit, which costs about 30 us each under gVisor
+    /// (whose status has neither line; there the bits are asked one by one).
+    public static func read(status: [String: String]) -> CapabilitySets {
         var eff: [UInt32] = [0, 0], prm: [UInt32] = [0, 0], inh: [UInt32] = [0, 0]
         _ = cnp_capget(&eff, &prm, &inh)
-        let last = ProcFiles.line("/proc/sys/kernel/cap_last_cap").flatMap { Int($0) } ?? (names.count - 1)
-        var bounding: UInt64 = 0, ambient: UInt64 = 0
-        for bit in 0...min(last, 63) {
-            if cnp_prctl(PR_CAPBSET_READ, UInt(bit), 0, 0, 0) == 1 { bounding |= 1 << UInt64(bit) }
-            if cnp_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_IS_SET), UInt(bit), 0, 0) == 1 { ambient |= 1 << UInt64(bit) }
-        }
         func join(_ w: [UInt32]) -> UInt64 { UInt64(w[0]) | UInt64(w[1]) << 32 }
-        return CapabilitySets(effective: join(eff), permitted: join(prm), inheritable: join(inh),
+        let permitted = join(prm), inheritable = join(inh)
+        let last = ProcFiles.line("/proc/sys/kernel/cap_last_cap").flatMap { Int($0) } ?? (names.count - 1)
+        let bits = (0...min(max(last, 0), 63)).map { UInt64($0) }
+        let bounding = status["CapBnd"].flatMap(Parsers.capabilityMask) ?? bits.reduce(0) {
+            cnp_prctl(PR_CAPBSET_READ, UInt($1), 0, 0, 0) == 1 ? $0 | 1 << $1 : $0
+        }
+        // The kernel keeps every ambient capability permitted and inheritable: only those
+        // bits can be set, and with none of them (the usual case) there is nothing to ask.
+        let candidates = permitted & inheritable
+        let ambient = status["CapAmb"].flatMap(Parsers.capabilityMask) ?? bits.filter { candidates & (1 << $0) != 0 }.reduce(0) {
+            cnp_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_IS_SET), UInt($1), 0, 0) == 1 ? $0 | 1 << $1 : $0
+        }
+        return CapabilitySets(effective: join(eff), permitted: permitted, inheritable: inheritable,
                               bounding: bounding, ambient: ambient, lastCap: last)
     }
 }
