@@ -1,6 +1,7 @@
 import XCTest
 import Glibc
 @testable import NamespaceProbe
+import CNamespaceProbe
 
 /// The runner's guarantees, with children that do exactly what each case needs.
 final class ChildRunnerTests: XCTestCase {
@@ -50,6 +51,40 @@ final class ChildRunnerTests: XCTestCase {
         var byte: UInt8 = 0
         XCTAssertEqual(read(pipeFDs[0], &byte, 1), 0)
         close(pipeFDs[0])
+    }
+
+    func testATracedChildIsSeenStoppedThenLetGo() {
+        let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "t") { w in
+            guard w.step("PTRACE_TRACEME", { .check(Int32(cnp_ptrace_traceme())) }) else { return w.verdict(.failed) }
+            w.fact("answer", w.stopForTracer() ?? "none")
+            // Detached: nobody traces this child any more, and it ran on to here.
+            let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+            w.fact("tracer", status.split(separator: "\n").first { $0.hasPrefix("TracerPid:") }.map(String.init) ?? "?")
+            w.verdict(.ok)
+        }], timeoutMillis: 5000)["t"]!)
+        XCTAssertEqual(r.verdict, .ok)
+        XCTAssertEqual(r.facts["answer"], "stopped by SIGSTOP, then detached")
+        XCTAssertEqual(r.facts["tracer"], "TracerPid: 0", "records turn the tab into a space")
+    }
+
+    func testAChildThatStopsUntracedTimesOutWithoutHangingTheProbe() {
+        let start = Clock.nowMicros()
+        let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "s") { w in
+            w.step("stop without a tracer") { _ = w.stopForTracer(); return .ok() }
+        }], timeoutMillis: 300)["s"]!)
+        XCTAssertLessThan(Clock.nowMicros() - start, 3_000_000)
+        XCTAssertEqual(r.verdict, .timeout)
+        XCTAssertEqual(r.failedStep, "stop without a tracer")
+    }
+
+    func testAChildThatEndsInsteadOfStoppingIsReapedOnce() {
+        let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "e") { w in
+            let record = Array("T\te\n".utf8)
+            _ = record.withUnsafeBytes { write(w.fd, $0.baseAddress, $0.count) }
+            _exit(7)
+        }], timeoutMillis: 5000)["e"]!)
+        XCTAssertEqual(r.verdict, .failed)
+        XCTAssertEqual(r.detail, "the probe child exited with status 7 without a verdict", "the exit seen while waiting for the stop is the one reported")
     }
 
     func testChildWithoutVerdictHasFailed() {

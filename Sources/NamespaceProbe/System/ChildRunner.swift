@@ -95,6 +95,22 @@ public enum ChildRunner {
         sigaction(SIGALRM, &previous, nil)
     }
 
+    /// waitpid with a bound: an interval timer interrupts it (EINTR) after `micros`.
+    static func waitBounded(_ pid: pid_t, _ status: inout Int32, micros: Int64) -> pid_t {
+        guard micros > 0 else { return -1 }
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }  // interrupt waitpid, do not restart
+        var previous = sigaction()
+        sigaction(SIGALRM, &action, &previous)
+        var timer = itimerval(it_interval: timeval(), it_value: timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000)))
+        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
+        let got = waitpid(pid, &status, 0)
+        timer = itimerval()
+        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
+        sigaction(SIGALRM, &previous, nil)
+        return got
+    }
+
     /// Reaps anything reparented to us (as subreaper or PID 1) without blocking.
     static func reapOrphans() {
         var status: Int32 = 0
@@ -111,6 +127,8 @@ private struct Instance {
     let replyFD: Int32
     var records = RecordStream()
     var open = true
+    /// How the child ended, when the runner saw it end while waiting for a tracer stop.
+    var ended: ChildExit?
 }
 
 private struct Run {
@@ -171,8 +189,15 @@ private struct Run {
                 guard let i = instances.firstIndex(where: { $0.fd == p.fd && $0.open }) else { continue }
                 let got = chunk.withUnsafeMutableBytes { Glibc.read(p.fd, $0.baseAddress, $0.count) }
                 if got > 0 {
-                    for question in instances[i].records.append(chunk[0..<got]) {
-                        var reply = Array(answer(question).utf8)
+                    for request in instances[i].records.append(chunk[0..<got]) {
+                        let text: String
+                        switch request {
+                        case .question(let question): text = answer(question)
+                        case .stoppedForTracer:
+                            guard let seen = releaseTracee(i) else { continue }
+                            text = seen
+                        }
+                        var reply = Array(text.utf8)
                         reply.append(10)
                         _ = reply.withUnsafeBytes { Glibc.write(instances[i].replyFD, $0.baseAddress, $0.count) }
                     }
@@ -183,6 +208,31 @@ private struct Run {
                 }
             }
         }
+    }
+
+    /// The child made us its tracer (PTRACE_TRACEME) and stops itself: wait for that stop
+    /// (bounded by the deadline), then detach so it runs on untraced. Returns what was seen,
+    /// or nil when the child ended instead (its exit is kept for the reaping).
+    private mutating func releaseTracee(_ i: Int) -> String? {
+        let pid = instances[i].pid
+        var status: Int32 = 0
+        let got = ChildRunner.waitBounded(pid, &status, micros: deadline - Clock.nowMicros())
+        if got != pid {
+            // No stop before the deadline: the child stays stopped and times out.
+            return nil
+        }
+        guard cnp_wifstopped(status) != 0 else {
+            instances[i].ended = ChildExit(status: status)
+            return nil
+        }
+        let sig = cnp_wstopsig(status)
+        // Its own SIGSTOP is swallowed; any other signal is handed back to it.
+        if cnp_ptrace_detach(pid, sig == SIGSTOP ? 0 : sig) == -1 {
+            let e = Errno.current
+            _ = kill(pid, SIGKILL)
+            return "PTRACE_DETACH failed: \(e.name)"
+        }
+        return "stopped by \(SignalName.name(sig)), then detached"
     }
 
     /// At the deadline: whatever is still open timed out.
@@ -198,7 +248,9 @@ private struct Run {
     private func reap(_ instance: Instance, timedOut: Bool) -> ChildExit {
         _ = kill(-instance.pid, SIGKILL)
         var exit: ChildExit = .timedOut
-        if timedOut {
+        if let ended = instance.ended {
+            exit = timedOut ? .timedOut : ended
+        } else if timedOut {
             _ = kill(instance.pid, SIGKILL)
             _ = Subprocess.wait(instance.pid)
         } else {
@@ -267,20 +319,28 @@ struct RecordStream {
     var unfinished: (section: String, name: String)? { open.last }
     private var pending: [UInt8] = []
 
-    /// Adds bytes; returns the questions the child asked in them.
-    mutating func append(_ bytes: ArraySlice<UInt8>) -> [String] {
+    /// What a child waits for from the probe process.
+    enum Request: Equatable {
+        /// A question about the outside (`StepWriter.ask`).
+        case question(String)
+        /// The child made us its tracer and is stopping (`StepWriter.stopForTracer`).
+        case stoppedForTracer
+    }
+
+    /// Adds bytes; returns what the child asked for in them.
+    mutating func append(_ bytes: ArraySlice<UInt8>) -> [Request] {
         pending.append(contentsOf: bytes)
-        var questions: [String] = []
+        var requests: [Request] = []
         while let newline = pending.firstIndex(of: 10) {
             let fields = pending[..<newline].split(separator: 9, omittingEmptySubsequences: false)
                 .map { String(decoding: $0, as: UTF8.self) }
             pending.removeSubrange(...newline)
-            if let q = apply(fields) { questions.append(q) }
+            if let r = apply(fields) { requests.append(r) }
         }
-        return questions
+        return requests
     }
 
-    private mutating func apply(_ f: [String]) -> String? {
+    private mutating func apply(_ f: [String]) -> Request? {
         guard f.count >= 2 else { return nil }
         let name = f[1]
         lastSection = name
@@ -297,7 +357,8 @@ struct RecordStream {
         case "V" where f.count >= 4:
             s.verdict = Verdict(rawValue: f[2])
             s.verdictDetail = f[3]
-        case "Q" where f.count >= 3: return f[2]
+        case "Q" where f.count >= 3: return .question(f[2])
+        case "T": return .stoppedForTracer
         default: break
         }
         return nil

@@ -70,6 +70,19 @@ public struct StepWriter {
     public func ask(_ question: String) -> String? {
         guard replyFD >= 0 else { return nil }
         send("Q", [question])
+        return readReply()
+    }
+
+    /// For a child that made the probe process its tracer (PTRACE_TRACEME): says so, stops
+    /// itself, and returns what the tracer saw once it detached. Nil when no answer comes.
+    public func stopForTracer() -> String? {
+        guard replyFD >= 0 else { return nil }
+        send("T", [])
+        raise(SIGSTOP)
+        return readReply()
+    }
+
+    private func readReply() -> String? {
         var answer: [UInt8] = []
         var byte: UInt8 = 0
         while true {
