@@ -20,7 +20,7 @@ public enum Prober {
         defer { scratch.remove() }
         let ctx = ProbeContext(uid: getuid(), gid: getgid(), probePid: getpid(), scratch: scratch.path)
 
-        let jobs = [NamespaceProbe.job(ctx), SandboxChainProbe().job(ctx), ProcessControls.job(ctx)]
+        let jobs = [NamespaceProbe.job(ctx), ProcessControls.job(ctx)]
 
         // Everything the parent reads itself only reads files: it runs while the children work.
         var environment: EnvironmentFacts!, capabilities: CapabilitySets!
@@ -63,8 +63,8 @@ public enum Prober {
         return Report(
             environment: environment, runtimes: runtimes, namespaces: namespaces,
             unshareRejectsInvalidFlags: explained(ProcessControls.flagCheck),
-            sandboxChain: ModeResults(asIs: explained(SandboxChainProbe.section(.asIs), as: SandboxChainProbe.jobID),
-                                      inUserNamespace: explained(SandboxChainProbe.section(.inUserNamespace), as: SandboxChainProbe.jobID)),
+            sandboxChain: ModeResults(asIs: explained(SandboxChainProbe.section(.asIs), as: SandboxChainProbe.probeName),
+                                      inUserNamespace: explained(SandboxChainProbe.section(.inUserNamespace), as: SandboxChainProbe.probeName)),
             capabilities: capabilities, seccompOwnFilter: explained(ProcessControls.seccompFilter),
             seccompListener: explained(ProcessControls.seccompListener), landlockABI: abi, landlockABIErrno: abiErrno,
             landlockEnforcement: explained(ProcessControls.landlock), ptrace: explained(ProcessControls.ptrace),
