@@ -87,6 +87,21 @@ final class ChildRunnerTests: XCTestCase {
         XCTAssertEqual(r.detail, "the probe child exited with status 7 without a verdict", "the exit seen while waiting for the stop is the one reported")
     }
 
+    /// Outcomes are held back until the next announce; a grandchild must not inherit and
+    /// write them a second time, and none may be lost at exit.
+    func testHeldBackRecordsAreWrittenOnceAcrossForkAndExit() {
+        let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "f") { w in
+            w.step("before the fork") { .ok() }
+            w.fact("held", "back")
+            _ = Subprocess.run { w.step("in the grandchild") { .ok() }; return 0 }
+            w.step("after the fork") { .ok() }
+            w.verdict(.ok)
+        }], timeoutMillis: 5000)["f"]!)
+        XCTAssertEqual(r.steps.map(\.name), ["before the fork", "in the grandchild", "after the fork"])
+        XCTAssertEqual(r.facts, ["held": "back"])
+        XCTAssertEqual(r.verdict, .ok, "the verdict written last, before exit, arrived")
+    }
+
     func testChildWithoutVerdictHasFailed() {
         let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "x") { _ in _exit(7) }], timeoutMillis: 5000)["x"]!)
         XCTAssertEqual(r.verdict, .failed)

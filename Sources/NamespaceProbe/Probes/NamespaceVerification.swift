@@ -71,6 +71,7 @@ enum NamespaceVerification {
             guard cnp_pipe2_cloexec(&fds) == 0 else {
                 return FirstChild(entered: entered, pid: -1, fd: -1, failure: .failed(.current, "pipe2"))
             }
+            StepWriter.flush()
             let pid = fork()
             if pid == 0 {
                 _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
@@ -109,6 +110,7 @@ enum NamespaceVerification {
             close(fd)
             let exit = Subprocess.wait(pid)
             if case .signaled(let sig) = exit {
+                StepWriter.flush()
                 signal(sig, SIG_DFL)
                 raise(sig)
             }

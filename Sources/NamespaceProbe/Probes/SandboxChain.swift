@@ -43,6 +43,7 @@ public enum SandboxChainProbe {
     /// the signal against the child's unfinished step (and probes the rest in a fresh child).
     private static func dieLike(_ run: Result<ChildExit, Errno>) {
         guard case .success(.signaled(let sig)) = run else { return }
+        StepWriter.flush()
         signal(sig, SIG_DFL)
         raise(sig)
     }
