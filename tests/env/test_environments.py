@@ -80,6 +80,25 @@ def test_namespace_verdicts_match_util_linux(env, runs):
     assert len(ref) == 18, f"[{env}] the reference script did not observe everything: {sorted(ref)}"
 
 
+PROOF = {"pid": "fork: child is PID 1", "time": "child sees the monotonic offset"}
+
+
+@pytest.mark.parametrize("env", list(envs.ENVIRONMENTS))
+def test_ok_verdicts_carry_their_proof(env, runs):
+    """An ok is what was observed: every ok namespace result lists the step that proved
+    the namespace new, and for pid and time the step that acted in it."""
+    report = runs(env)[0]
+    for kind in KINDS:
+        for mode in ("as_is", "in_user_namespace"):
+            r = report["namespaces"][kind][mode]
+            if r["verdict"] != "ok":
+                continue
+            ok = {s["name"] for s in r["steps"] if s["outcome"] == "ok"}
+            assert any(n.startswith("namespace is new") or n.startswith("uid_map") for n in ok) or kind == "user", (env, kind, mode, sorted(ok))
+            if kind in PROOF:
+                assert PROOF[kind] in ok, (env, kind, mode, sorted(ok))
+
+
 @pytest.mark.parametrize("env", list(envs.ENVIRONMENTS))
 def test_capability_sets_match_prctl(env, runs):
     """Bounding and ambient sets come from /proc/self/status or are inferred; prctl(2) asked

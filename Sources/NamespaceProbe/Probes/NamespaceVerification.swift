@@ -77,6 +77,7 @@ enum NamespaceVerification {
                 _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
                 close(fds[0])
                 var answers = entered.map { firstChildObserves($0, clockBefore).rawValue }
+                StepWriter.flush()
                 _ = write(fds[1], &answers, answers.count)
                 _exit(0)
             }
