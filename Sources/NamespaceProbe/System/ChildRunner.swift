@@ -81,34 +81,35 @@ public enum ChildRunner {
     /// Waits for every member of a killed process group. Grandchildren come back to us (we
     /// are their subreaper) once their parent is dead; without this they could still be
     /// dying when the probe exits and be left as zombies of an init that does not reap. An
-    /// alarm bounds the wait in case a member is stuck in uninterruptible sleep. With no
+    /// timer bounds the wait in case a member is stuck in uninterruptible sleep. With no
     /// member left, waitpid returns ECHILD at once.
     static func reapGroup(_ pgid: pid_t) {
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in }  // interrupt waitpid, do not restart
-        var previous = sigaction()
-        sigaction(SIGALRM, &action, &previous)
-        alarm(2)
         var status: Int32 = 0
-        while waitpid(-pgid, &status, 0) > 0 {}
-        alarm(0)
-        sigaction(SIGALRM, &previous, nil)
+        interrupted(after: 2_000_000) { while waitpid(-pgid, &status, 0) > 0 {} }
     }
 
-    /// waitpid with a bound: an interval timer interrupts it (EINTR) after `micros`.
+    /// waitpid for one child, given up (-1, EINTR) after `micros`.
     static func waitBounded(_ pid: pid_t, _ status: inout Int32, micros: Int64) -> pid_t {
         guard micros > 0 else { return -1 }
+        var got: pid_t = -1
+        interrupted(after: micros) { got = waitpid(pid, &status, 0) }
+        return got
+    }
+
+    /// Runs `body` with an interval timer whose SIGALRM interrupts a blocking call in it
+    /// (EINTR: the handler does nothing and asks for no restart); both undone after.
+    private static func interrupted(after micros: Int64, _ body: () -> Void) {
         var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in }  // interrupt waitpid, do not restart
+        action.__sigaction_handler.sa_handler = { _ in }
         var previous = sigaction()
         sigaction(SIGALRM, &action, &previous)
+        let which = __itimer_which_t(ITIMER_REAL.rawValue)
         var timer = itimerval(it_interval: timeval(), it_value: timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000)))
-        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
-        let got = waitpid(pid, &status, 0)
+        setitimer(which, &timer, nil)
+        body()
         timer = itimerval()
-        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
+        setitimer(which, &timer, nil)
         sigaction(SIGALRM, &previous, nil)
-        return got
     }
 
     /// Reaps anything reparented to us (as subreaper or PID 1) without blocking.
