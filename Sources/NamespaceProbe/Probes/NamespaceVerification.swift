@@ -71,15 +71,14 @@ enum NamespaceVerification {
             guard cnp_pipe2_cloexec(&fds) == 0 else {
                 return FirstChild(entered: entered, pid: -1, fd: -1, failure: .failed(.current, "pipe2"))
             }
-            StepWriter.flush()
-            let pid = fork()
+            let pid = Subprocess.fork()
             if pid == 0 {
-                _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
                 close(fds[0])
                 var answers = entered.map { firstChildObserves($0, clockBefore).rawValue }
+                // Its records first: the caller goes on writing these results once it has the answers.
                 StepWriter.flush()
                 _ = write(fds[1], &answers, answers.count)
-                _exit(0)
+                Subprocess.exit(0)
             }
             close(fds[1])
             guard pid > 0 else {
@@ -110,11 +109,7 @@ enum NamespaceVerification {
             }
             close(fd)
             let exit = Subprocess.wait(pid)
-            if case .signaled(let sig) = exit {
-                StepWriter.flush()
-                signal(sig, SIG_DFL)
-                raise(sig)
-            }
+            Subprocess.die(like: exit)
             for (e, answer) in zip(entered, answers) {
                 if let n = Newness(rawValue: answer) {
                     proofs[e.kind] = n

@@ -32,20 +32,13 @@ public enum SandboxChainProbe {
             _ = attempt(rootless, ctx)
             return 0
         }
-        if case .failure(let e) = run {
+        switch run {
+        case .failure(let e):
             rootless.record("fork", .failed(e))
             rootless.verdict(.failed)
+        case .success(let exit):
+            Subprocess.die(like: exit)
         }
-        dieLike(run)
-    }
-
-    /// A child killed by a signal takes the caller down the same way, so the runner sees
-    /// the signal against the child's unfinished step (and probes the rest in a fresh child).
-    private static func dieLike(_ run: Result<ChildExit, Errno>) {
-        guard case .success(.signaled(let sig)) = run else { return }
-        StepWriter.flush()
-        signal(sig, SIG_DFL)
-        raise(sig)
     }
 
     /// False when unshare() itself was refused.
@@ -56,12 +49,13 @@ public enum SandboxChainProbe {
             return false
         }
         // The rest runs in PID 1 of the new pid namespace, which writes its own records.
-        let run = Subprocess.run { insidePID1(w, ctx) }
-        if case .failure(let e) = run {
+        switch Subprocess.run({ insidePID1(w, ctx) }) {
+        case .failure(let e):
             w.record("fork PID 1", .failed(e))
             w.verdict(.failed)
+        case .success(let exit):
+            Subprocess.die(like: exit)
         }
-        dieLike(run)
         return true
     }
 

@@ -161,8 +161,7 @@ private struct Run {
             _ = setpgid(0, 0)  // one process group per child: a timeout kills it whole
             _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
             job.body(StepWriter(fd: fds[1], replyFD: reply[0], section: job.sections.first { !skip.contains($0) } ?? job.id), skip)
-            StepWriter.flush()
-            _exit(0)
+            Subprocess.exit(0)
         }
         close(fds[1]); close(reply[0])
         if pid < 0 {

@@ -150,20 +150,38 @@ private enum Pending {
     }
 }
 
-/// Helpers a probe child uses to run a grandchild and read how it ended.
+/// How probe code forks, ends and dies: each writes the records held back first (a forked
+/// child would write them again; an ending process would lose them).
 public enum Subprocess {
-    /// Forks; the grandchild runs `body` and exits with its return value. The grandchild
-    /// dies with its parent (PR_SET_PDEATHSIG), so a killed probe leaves nothing behind.
-    public static func run(_ body: () -> Int32) -> Result<ChildExit, Errno> {
+    /// fork(2); the new process dies with its parent (PR_SET_PDEATHSIG), so a killed probe
+    /// leaves nothing behind.
+    public static func fork() -> pid_t {
         StepWriter.flush()
+        let pid = Glibc.fork()
+        if pid == 0 { _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0) }
+        return pid
+    }
+
+    /// _exit(2).
+    public static func exit(_ code: Int32) -> Never {
+        StepWriter.flush()
+        _exit(code)
+    }
+
+    /// Dies by the signal that killed a child of this process, so the runner sees the
+    /// signal against the step that child left unfinished (and probes the rest again).
+    public static func die(like exit: ChildExit) {
+        guard case .signaled(let sig) = exit else { return }
+        StepWriter.flush()
+        signal(sig, SIG_DFL)
+        raise(sig)
+    }
+
+    /// Forks; the grandchild runs `body` and exits with its return value.
+    public static func run(_ body: () -> Int32) -> Result<ChildExit, Errno> {
         let pid = fork()
         if pid < 0 { return .failure(.current) }
-        if pid == 0 {
-            _ = cnp_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
-            let code = body()
-            StepWriter.flush()
-            _exit(code)
-        }
+        if pid == 0 { exit(body()) }
         return .success(wait(pid))
     }
 
