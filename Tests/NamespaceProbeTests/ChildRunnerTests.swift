@@ -47,6 +47,9 @@ final class ChildRunnerTests: XCTestCase {
         XCTAssertEqual(ProbeResult(raw: out["slow"]!).verdict, .timeout)
         XCTAssertEqual(ProbeResult(raw: out["slow"]!).failedStep, "hang")
         XCTAssertEqual(ProbeResult(raw: out["quick"]!).verdict, .ok, "one slow probe does not spoil the others")
+        // All pipes exist before the first fork: a child that kept another's write end
+        // would hold that pipe open, and quick would only end with slow, at the deadline.
+        XCTAssertLessThan(out["quick"]!.durationMicros, 300_000, "quick ended when its own child did")
         // The grandchild held the write end: read() returns 0 only once it is dead.
         var byte: UInt8 = 0
         XCTAssertEqual(read(pipeFDs[0], &byte, 1), 0)
