@@ -70,6 +70,28 @@ final class ChildRunnerTests: XCTestCase {
         XCTAssertEqual(r.facts["tracer"], "TracerPid: 0", "records turn the tab into a space")
     }
 
+    /// A signal that reaches the traced child after it said it stops, and before its
+    /// SIGSTOP, is handed over; the stop after it is still seen, and the child let go.
+    func testAnotherSignalBeforeTheTracerStopIsHandedOver() {
+        let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "u") { w in
+            signal(SIGUSR1) { _ in }
+            var usr1 = sigset_t()
+            sigemptyset(&usr1)
+            sigaddset(&usr1, SIGUSR1)
+            sigprocmask(SIG_BLOCK, &usr1, nil)
+            raise(SIGUSR1)  // pending until unblocked below
+            guard cnp_ptrace_traceme() == 0 else { return w.verdict(.failed) }
+            let record = Array("T\tu\n".utf8)
+            _ = record.withUnsafeBytes { write(w.fd, $0.baseAddress, $0.count) }
+            sigprocmask(SIG_UNBLOCK, &usr1, nil)  // SIGUSR1 arrives first: a stop for the tracer
+            raise(SIGSTOP)
+            w.fact("answer", w.readReply() ?? "none")
+            w.verdict(.ok)
+        }], timeoutMillis: 3000)["u"]!)
+        XCTAssertEqual(r.verdict, .ok)
+        XCTAssertEqual(r.facts["answer"], "stopped by SIGSTOP, then detached")
+    }
+
     func testAChildThatStopsUntracedTimesOutWithoutHangingTheProbe() {
         let start = Clock.nowMicros()
         let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "s") { w in

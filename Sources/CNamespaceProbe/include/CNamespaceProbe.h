@@ -58,6 +58,7 @@ static inline int cnp_getresuid(uid_t *r, uid_t *e, uid_t *s) { return getresuid
 static inline int cnp_setgroups_empty(void) { return setgroups(0, NULL); }
 static inline long cnp_ptrace_traceme(void) { return ptrace(PTRACE_TRACEME, 0, NULL, NULL); }
 static inline long cnp_ptrace_detach(pid_t pid, int sig) { return ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)sig); }
+static inline long cnp_ptrace_cont(pid_t pid, int sig) { return ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig); }
 
 static inline long cnp_getppid_syscall(void) { return syscall(SYS_getppid); }
 

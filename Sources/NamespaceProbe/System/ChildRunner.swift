@@ -241,23 +241,34 @@ private struct Run {
     private mutating func releaseTracee(_ i: Int) -> String? {
         let pid = instances[i].pid
         var status: Int32 = 0
-        let got = ChildRunner.waitBounded(pid, &status, micros: deadline - Clock.nowMicros())
-        if got != pid {
-            // No stop before the deadline: the child stays stopped and times out.
-            return nil
+        while true {
+            let got = ChildRunner.waitBounded(pid, &status, micros: deadline - Clock.nowMicros())
+            if got != pid {
+                // No stop before the deadline: the child stays stopped and times out.
+                return nil
+            }
+            guard cnp_wifstopped(status) != 0 else {
+                instances[i].ended = ChildExit(status: status)
+                return nil
+            }
+            let sig = cnp_wstopsig(status)
+            if sig == SIGSTOP { break }
+            // Another signal reached the traced child first (a child of its own ending):
+            // hand it over and wait on. Detaching here would leave its SIGSTOP to stop it
+            // for good, untraced.
+            if cnp_ptrace_cont(pid, sig) == -1 {
+                let e = Errno.current
+                _ = kill(pid, SIGKILL)
+                return "PTRACE_CONT failed: \(e.name)"
+            }
         }
-        guard cnp_wifstopped(status) != 0 else {
-            instances[i].ended = ChildExit(status: status)
-            return nil
-        }
-        let sig = cnp_wstopsig(status)
-        // Its own SIGSTOP is swallowed; any other signal is handed back to it.
-        if cnp_ptrace_detach(pid, sig == SIGSTOP ? 0 : sig) == -1 {
+        // Its own SIGSTOP is swallowed.
+        if cnp_ptrace_detach(pid, 0) == -1 {
             let e = Errno.current
             _ = kill(pid, SIGKILL)
             return "PTRACE_DETACH failed: \(e.name)"
         }
-        return "stopped by \(SignalName.name(sig)), then detached"
+        return "stopped by SIGSTOP, then detached"
     }
 
     /// At the deadline: whatever is still open timed out.
