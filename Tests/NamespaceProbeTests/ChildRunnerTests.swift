@@ -58,48 +58,54 @@ final class ChildRunnerTests: XCTestCase {
 
     func testATracedChildIsSeenStoppedThenLetGo() {
         let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "t") { w in
-            guard w.step("PTRACE_TRACEME", { .check(Int32(cnp_ptrace_traceme())) }) else { return w.verdict(.failed) }
-            w.fact("answer", w.stopForTracer() ?? "none")
+            guard w.expectStop(), w.step("PTRACE_TRACEME", { .check(Int32(cnp_ptrace_traceme())) }) else { return w.verdict(.failed) }
+            w.fact("answer", w.stopAndWait() ?? "none")
             // Detached: nobody traces this child any more, and it ran on to here.
             let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
             w.fact("tracer", status.split(separator: "\n").first { $0.hasPrefix("TracerPid:") }.map(String.init) ?? "?")
             w.verdict(.ok)
         }], timeoutMillis: 5000)["t"]!)
         XCTAssertEqual(r.verdict, .ok)
-        XCTAssertEqual(r.facts["answer"], "stopped by SIGSTOP, then detached")
+        XCTAssertEqual(r.facts["answer"], ChildRunner.detachedAnswer)
         XCTAssertEqual(r.facts["tracer"], "TracerPid: 0", "records turn the tab into a space")
     }
 
-    /// A signal that reaches the traced child after it said it stops, and before its
-    /// SIGSTOP, is handed over; the stop after it is still seen, and the child let go.
-    func testAnotherSignalBeforeTheTracerStopIsHandedOver() {
+    /// Once traced, any signal stops the child for the tracer, even before its own
+    /// SIGSTOP: the probe process already waits (told before PTRACE_TRACEME), hands the
+    /// signal over, and still sees the SIGSTOP after it.
+    func testASignalBeforeTheTracerStopIsHandedOver() {
         let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "u") { w in
             signal(SIGUSR1) { _ in }
-            var usr1 = sigset_t()
-            sigemptyset(&usr1)
-            sigaddset(&usr1, SIGUSR1)
-            sigprocmask(SIG_BLOCK, &usr1, nil)
-            raise(SIGUSR1)  // pending until unblocked below
-            guard cnp_ptrace_traceme() == 0 else { return w.verdict(.failed) }
-            let record = Array("T\tu\n".utf8)
-            _ = record.withUnsafeBytes { write(w.fd, $0.baseAddress, $0.count) }
-            sigprocmask(SIG_UNBLOCK, &usr1, nil)  // SIGUSR1 arrives first: a stop for the tracer
-            raise(SIGSTOP)
-            w.fact("answer", w.readReply() ?? "none")
+            guard w.expectStop(), cnp_ptrace_traceme() == 0 else { return w.verdict(.failed) }
+            raise(SIGUSR1)  // stops the traced child before anything else
+            w.fact("answer", w.stopAndWait() ?? "none")
             w.verdict(.ok)
         }], timeoutMillis: 3000)["u"]!)
         XCTAssertEqual(r.verdict, .ok)
-        XCTAssertEqual(r.facts["answer"], "stopped by SIGSTOP, then detached")
+        XCTAssertEqual(r.facts["answer"], ChildRunner.detachedAnswer)
     }
 
-    func testAChildThatStopsUntracedTimesOutWithoutHangingTheProbe() {
+    /// PTRACE_TRACEME refused (here: skipped): the child stops anyway, since the probe
+    /// process is waiting, and is continued with SIGCONT.
+    func testAnUntracedStopIsContinued() {
+        let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "c") { w in
+            guard w.expectStop() else { return w.verdict(.failed) }
+            w.fact("answer", w.stopAndWait() ?? "none")
+            w.verdict(.ok)
+        }], timeoutMillis: 3000)["c"]!)
+        XCTAssertEqual(r.verdict, .ok)
+        XCTAssertEqual(r.facts["answer"], "stopped untraced, continued with SIGCONT")
+    }
+
+    func testAChildThatNeverStopsTimesOutWithoutHangingTheProbe() {
         let start = Clock.nowMicros()
         let r = ProbeResult(raw: ChildRunner.run([ProbeJob(id: "s") { w in
-            w.step("stop without a tracer") { _ = w.stopForTracer(); return .ok() }
+            _ = w.expectStop()
+            w.step("announced a stop, never stops") { pause(); return .ok() }
         }], timeoutMillis: 300)["s"]!)
         XCTAssertLessThan(Clock.nowMicros() - start, 3_000_000)
         XCTAssertEqual(r.verdict, .timeout)
-        XCTAssertEqual(r.failedStep, "stop without a tracer")
+        XCTAssertEqual(r.failedStep, "announced a stop, never stops")
     }
 
     func testAChildThatEndsInsteadOfStoppingIsReapedOnce() {

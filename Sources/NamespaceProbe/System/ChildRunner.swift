@@ -89,12 +89,15 @@ public enum ChildRunner {
     }
 
     /// waitpid for one child, given up (-1, EINTR) after `micros`.
-    static func waitBounded(_ pid: pid_t, _ status: inout Int32, micros: Int64) -> pid_t {
+    static func waitBounded(_ pid: pid_t, _ status: inout Int32, options: Int32 = 0, micros: Int64) -> pid_t {
         guard micros > 0 else { return -1 }
         var got: pid_t = -1
-        interrupted(after: micros) { got = waitpid(pid, &status, 0) }
+        interrupted(after: micros) { got = waitpid(pid, &status, options) }
         return got
     }
+
+    /// What the runner answers a child it traced, saw stop and detached from.
+    public static let detachedAnswer = "stopped by SIGSTOP, then detached"
 
     /// Runs `body` with an interval timer whose SIGALRM interrupts a blocking call in it
     /// (EINTR: the handler does nothing and asks for no restart); both undone after.
@@ -228,23 +231,24 @@ private struct Run {
                     }
                 } else if got == 0 || errno != EINTR {
                     instances[i].open = false
-                    let exit = reap(instances[i], timedOut: false)
+                    let exit = reap(i, timedOut: false)
                     finish(instances[i], exit)
                 }
             }
         }
     }
 
-    /// The child made us its tracer (PTRACE_TRACEME) and stops itself: wait for that stop
-    /// (bounded by the deadline), then detach so it runs on untraced. Returns what was seen,
-    /// or nil when the child ended instead (its exit is kept for the reaping).
+    /// The child is about to make us its tracer (PTRACE_TRACEME) and then stops itself:
+    /// wait for that SIGSTOP (bounded by the deadline) and detach, or continue the child
+    /// if it was not traced after all. Returns what was seen and done, or nil when the
+    /// child ended instead (its exit is kept for the reaping) or never stopped.
     private mutating func releaseTracee(_ i: Int) -> String? {
         let pid = instances[i].pid
         var status: Int32 = 0
         while true {
-            let got = ChildRunner.waitBounded(pid, &status, micros: deadline - Clock.nowMicros())
+            let got = ChildRunner.waitBounded(pid, &status, options: WUNTRACED, micros: deadline - Clock.nowMicros())
             if got != pid {
-                // No stop before the deadline: the child stays stopped and times out.
+                // No stop before the deadline: the child times out.
                 return nil
             }
             guard cnp_wifstopped(status) != 0 else {
@@ -252,36 +256,43 @@ private struct Run {
                 return nil
             }
             let sig = cnp_wstopsig(status)
-            if sig == SIGSTOP { break }
+            if sig == SIGSTOP {
+                // Its own SIGSTOP is swallowed.
+                if cnp_ptrace_detach(pid, 0) == 0 { return ChildRunner.detachedAnswer }
+                return letGoUntraced(pid, after: "PTRACE_DETACH") ?? "stopped untraced, continued with SIGCONT"
+            }
             // Another signal reached the traced child first (a child of its own ending):
             // hand it over and wait on. Detaching here would leave its SIGSTOP to stop it
             // for good, untraced.
-            if cnp_ptrace_cont(pid, sig) == -1 {
-                let e = Errno.current
-                _ = kill(pid, SIGKILL)
-                return "PTRACE_CONT failed: \(e.name)"
-            }
+            if cnp_ptrace_cont(pid, sig) == -1, let failure = letGoUntraced(pid, after: "PTRACE_CONT") { return failure }
         }
-        // Its own SIGSTOP is swallowed.
-        if cnp_ptrace_detach(pid, 0) == -1 {
-            let e = Errno.current
-            _ = kill(pid, SIGKILL)
-            return "PTRACE_DETACH failed: \(e.name)"
-        }
-        return "stopped by SIGSTOP, then detached"
+    }
+
+    /// After a ptrace request failed: ESRCH means the child is not our tracee (its
+    /// PTRACE_TRACEME failed) and sits in a plain stop, which SIGCONT ends. Anything else
+    /// leaves it stuck: killed, with the reason as the answer.
+    private func letGoUntraced(_ pid: pid_t, after request: String) -> String? {
+        let e = Errno.current
+        if e == .ESRCH, kill(pid, SIGCONT) == 0 { return nil }
+        _ = kill(pid, SIGKILL)
+        return "\(request) failed: \(e.name)"
     }
 
     /// At the deadline: whatever is still open timed out.
     mutating func killRemaining() {
         for i in instances.indices where instances[i].open {
             instances[i].open = false
-            finish(instances[i], reap(instances[i], timedOut: true))
+            let exit = reap(i, timedOut: true)
+            finish(instances[i], exit)
         }
     }
 
     /// Kills what the child left in its process group (a grandchild) while the leader is
-    /// still unreaped, so the group id cannot have been reused, then reaps it all.
-    private func reap(_ instance: Instance, timedOut: Bool) -> ChildExit {
+    /// still unreaped, so the group id cannot have been reused, then reaps it all. A child
+    /// cut off at the deadline may have written records the loop did not read (the announce
+    /// of the step it hung in): they are read before the pipe closes.
+    private mutating func reap(_ i: Int, timedOut: Bool) -> ChildExit {
+        let instance = instances[i]
         _ = kill(-instance.pid, SIGKILL)
         var exit: ChildExit = .timedOut
         if let ended = instance.ended {
@@ -293,9 +304,23 @@ private struct Run {
             exit = Subprocess.wait(instance.pid)
         }
         ChildRunner.reapGroup(instance.pid)
+        if timedOut { drain(i) }
         close(instance.fd)
         close(instance.replyFD)
         return exit
+    }
+
+    /// Reads what is left in a dead child's pipe, without blocking.
+    private mutating func drain(_ i: Int) {
+        let fd = instances[i].fd
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            _ = instances[i].records.append(chunk[0..<n])  // nobody is left to answer
+        }
     }
 
     private mutating func finish(_ instance: Instance, _ exit: ChildExit) {
@@ -359,7 +384,7 @@ struct RecordStream {
     enum Request: Equatable {
         /// A question about the outside (`StepWriter.ask`).
         case question(String)
-        /// The child made us its tracer and is stopping (`StepWriter.stopForTracer`).
+        /// The child is about to make us its tracer and stop (`StepWriter.expectStop`).
         case stoppedForTracer
     }
 

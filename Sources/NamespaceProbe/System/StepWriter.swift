@@ -80,11 +80,18 @@ public struct StepWriter {
         return readReply()
     }
 
-    /// For a child that made the probe process its tracer (PTRACE_TRACEME): says so, stops
-    /// itself, and returns what the tracer saw once it detached. Nil when no answer comes.
-    public func stopForTracer() -> String? {
-        guard replyFD >= 0 else { return nil }
+    /// Tells the probe process to wait for this child's next stop, before the child makes
+    /// it its tracer (PTRACE_TRACEME): from then on any signal stops the child, and the
+    /// probe process must already be waiting. False when nobody answers.
+    public func expectStop() -> Bool {
+        guard replyFD >= 0 else { return false }
         send("T", [])
+        return true
+    }
+
+    /// Stops (after `expectStop`) and returns what the probe process saw and did: detached
+    /// from its tracee, or continued a child that was not traced. Nil when no answer comes.
+    public func stopAndWait() -> String? {
         raise(SIGSTOP)
         return readReply()
     }
