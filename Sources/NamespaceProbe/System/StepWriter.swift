@@ -98,7 +98,7 @@ public struct StepWriter {
 
     /// One answer line. The probe process writes exactly one answer per request and the
     /// child waits for it, so a whole chunk read here belongs to this answer.
-    func readReply() -> String? {
+    private func readReply() -> String? {
         var answer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
         while true {
