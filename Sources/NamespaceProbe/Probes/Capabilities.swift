@@ -41,14 +41,19 @@ public struct CapabilitySets: Equatable {
 
     public func hasEffective(_ bit: Int) -> Bool { effective & (1 << UInt64(bit)) != 0 }
 
+    /// The calling process's effective, permitted and inheritable sets (capget(2)).
+    static func capget() -> Result<(effective: UInt64, permitted: UInt64, inheritable: UInt64), Errno> {
+        var eff: [UInt32] = [0, 0], prm: [UInt32] = [0, 0], inh: [UInt32] = [0, 0]
+        guard cnp_capget(&eff, &prm, &inh) == 0 else { return .failure(.current) }
+        func join(_ w: [UInt32]) -> UInt64 { UInt64(w[0]) | UInt64(w[1]) << 32 }
+        return .success((join(eff), join(prm), join(inh)))
+    }
+
     /// Reads this process's sets. `status` holds the fields of /proc/self/status: its CapBnd
     /// and CapAmb lines save one prctl(2) per bit, which costs about 30 us each under gVisor
     /// (whose status has neither line; there the bits are asked one by one).
     public static func read(status: [String: String]) -> CapabilitySets {
-        var eff: [UInt32] = [0, 0], prm: [UInt32] = [0, 0], inh: [UInt32] = [0, 0]
-        _ = cnp_capget(&eff, &prm, &inh)
-        func join(_ w: [UInt32]) -> UInt64 { UInt64(w[0]) | UInt64(w[1]) << 32 }
-        let permitted = join(prm), inheritable = join(inh)
+        let (effective, permitted, inheritable) = (try? capget().get()) ?? (0, 0, 0)
         let last = ProcFiles.line("/proc/sys/kernel/cap_last_cap").flatMap { Int($0) } ?? (names.count - 1)
         let bits = (0...min(max(last, 0), 63)).map { UInt64($0) }
         let bounding = status["CapBnd"].flatMap(Parsers.capabilityMask) ?? bits.reduce(0) {
@@ -60,7 +65,7 @@ public struct CapabilitySets: Equatable {
         let ambient = status["CapAmb"].flatMap(Parsers.capabilityMask) ?? bits.filter { candidates & (1 << $0) != 0 }.reduce(0) {
             cnp_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_IS_SET), UInt($1), 0, 0) == 1 ? $0 | 1 << $1 : $0
         }
-        return CapabilitySets(effective: join(eff), permitted: permitted, inheritable: inheritable,
+        return CapabilitySets(effective: effective, permitted: permitted, inheritable: inheritable,
                               bounding: bounding, ambient: ambient, lastCap: last)
     }
 }

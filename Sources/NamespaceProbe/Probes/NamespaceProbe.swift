@@ -71,9 +71,12 @@ public enum NamespaceProbe {
         entry.replay(into: w)
         let entered = UserNamespaceSetup.enter(w, ctx, &entry)
         let ok = entered && w.step("uid 0 with CAP_SYS_ADMIN inside") {
-            var eff: [UInt32] = [0, 0], prm: [UInt32] = [0, 0], inh: [UInt32] = [0, 0]
-            guard cnp_capget(&eff, &prm, &inh) == 0 else { return .failed(.current, "capget") }
-            let hasAdmin = UInt64(eff[0]) & (1 << UInt64(CapabilitySets.sysAdmin)) != 0
+            let sets: (effective: UInt64, permitted: UInt64, inheritable: UInt64)
+            switch CapabilitySets.capget() {
+            case .success(let read): sets = read
+            case .failure(let e): return .failed(e, "capget")
+            }
+            let hasAdmin = sets.effective & (1 << UInt64(CapabilitySets.sysAdmin)) != 0
             return getuid() == 0 && hasAdmin ? .ok("uid 0, CAP_SYS_ADMIN effective")
                 : .failed(nil, "uid \(getuid()), CAP_SYS_ADMIN \(hasAdmin ? "held" : "missing")")
         }
