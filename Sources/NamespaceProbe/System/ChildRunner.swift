@@ -288,7 +288,10 @@ private struct Run {
     }
 
     /// Kills what the child left in its process group (a grandchild) while the leader is
-    /// still unreaped, so the group id cannot have been reused, then reaps it all. A child
+    /// still unreaped, so the group id cannot have been reused, then reaps it all. (A leader
+    /// reaped while the runner waited for its tracer stop leaves the id held by any member
+    /// still alive. waitid with WNOWAIT would keep it unreaped, but gVisor reports a ptrace
+    /// stop there as CLD_KILLED, status 127.) A child
     /// cut off at the deadline may have written records the loop did not read (the announce
     /// of the step it hung in): they are read before the pipe closes.
     private mutating func reap(_ i: Int, timedOut: Bool) -> ChildExit {
