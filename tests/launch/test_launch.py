@@ -370,3 +370,22 @@ def test_a_container_that_refuses_some_kinds_still_gets_the_others(root):
     assert status["namespaces"] == ["pid", "mnt", "net"] and status["network"] == "none"
     assert any("no ipc namespace" in line for line in status["reopened"])
     assert "no ipc namespace" in proc.stderr
+
+
+@pytest.mark.parametrize("backend", ["namespaces", "landlock", "uid", "directories"])
+def test_inherited_descriptors_and_secrets_do_not_reach_the_tenant(backend, root, host_env, tmp_path):
+    """The server's open files (here fd 7 on a secret file, not close-on-exec) and its
+    environment (SERVER_SECRET) stay with the launcher (catalogue A26, A27)."""
+    secret = tmp_path / "server-key"
+    secret.write_text("SERVER-KEY")
+    fd = os.open(secret, os.O_RDONLY)
+    try:
+        env = dict(host_env, SERVER_SECRET="s3cr3t")
+        proc = host_launch(["--tenant", "a", "--backend", backend, "--workspace-root", str(root), "--", "sh", "-c",
+                            "ls /proc/self/fd | tr '\\n' ' '; echo; cat <&7 2>&1; env"], root, env, pass_fds=(fd,))
+    finally:
+        os.close(fd)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0].split()
+    assert set(first) <= {"0", "1", "2", "3"}, f"descriptors in the tenant: {first}"
+    assert "SERVER-KEY" not in proc.stdout and "s3cr3t" not in proc.stdout and "SERVER_SECRET" not in proc.stdout
