@@ -79,6 +79,12 @@ final class EvidenceTests: XCTestCase {
         let explain = Explain(environment: env, capabilities: CapabilitySets.read(status: [:]), unshareSyscallBlocked: false, gvisor: false)
         XCTAssertEqual(explain.stepCause(probe: "ns.user", step: "write /proc/self/uid_map", errno: .EACCES, detail: nil),
                        "EACCES writing /proc/self/uid_map after unshare(CLONE_NEWUSER) succeeded: AppArmor's kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu 23.10 and later) lets the namespace be created and refuses what follows (this process's LSM label: docker-default (enforce)); give the server an AppArmor profile that allows userns, or set the sysctl to 0, else no rootless namespace backend")
+        let rootless = ProbeResult(verdict: .failed, steps: [
+            Step(name: "unshare(CLONE_NEWUSER)", outcome: .ok), Step(name: "write /proc/self/uid_map", outcome: .ok),
+            Step(name: "unshare(CLONE_NEWNS)", outcome: .ok), Step(name: "mount tmpfs on scratch dir", outcome: .failed, errno: .EPERM),
+        ], failedStep: "mount tmpfs on scratch dir", errno: .EPERM)
+        XCTAssertEqual(explain.cause(probe: "ns.mnt", result: rootless),
+                       "EPERM at mount tmpfs on scratch dir after unshare(CLONE_NEWUSER) succeeded, with kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu 23.10 and later): AppArmor lets the namespace be created and takes its capabilities away (this process's LSM label: docker-default (enforce)); give the server an AppArmor profile that allows userns, or set the sysctl to 0, else no rootless namespace backend")
         XCTAssertEqual(explain.stepCause(probe: "ns.mnt", step: "mount tmpfs on scratch dir", errno: .EACCES, detail: nil),
                        "EACCES at a mount step that CAP_SYS_ADMIN allows: an LSM refuses mounts (this process's LSM label: docker-default (enforce)), as Docker's AppArmor profile docker-default refuses every mount; run with a profile that allows mount for a namespace backend, else only landlock, uid or directories")
     }

@@ -44,8 +44,21 @@ public struct Explain {
             return "unshare() returned 0 but nothing observed proves a new namespace (\(result.detail ?? "no proof")); treated as unavailable, so no namespace backend relies on it"
         case .failed:
             let failed = result.steps.first { $0.outcome == .failed }
+            if let restricted = appArmorUserns(result) { return restricted }
             return stepCause(probe: probe, step: result.failedStep ?? "", errno: result.errno, detail: failed?.detail ?? result.detail)
         }
+    }
+
+    /// Ubuntu 23.10+: with kernel.apparmor_restrict_unprivileged_userns=1, an unconfined
+    /// process gets its user namespace, then loses every capability in it, so the steps after
+    /// a successful unshare(CLONE_NEWUSER) (uid_map, mounts, the loopback address) fail.
+    func appArmorUserns(_ result: ProbeResult) -> String? {
+        guard environment.sysctl("kernel.apparmor_restrict_unprivileged_userns") == "1",
+              let errno = result.errno, errno == .EPERM || errno == .EACCES,
+              let step = result.failedStep, !step.hasPrefix("unshare("),
+              result.steps.contains(where: { $0.name == "unshare(CLONE_NEWUSER)" && $0.outcome == .ok }) else { return nil }
+        let label = environment.lsmLabel.map { " (this process's LSM label: \($0))" } ?? ""
+        return "\(errno.name) at \(step) after unshare(CLONE_NEWUSER) succeeded, with kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu 23.10 and later): AppArmor lets the namespace be created and takes its capabilities away\(label); give the server an AppArmor profile that allows userns, or set the sysctl to 0, else no rootless namespace backend"
     }
 
     func stepCause(probe: String, step: String, errno: Errno?, detail: String?) -> String {
