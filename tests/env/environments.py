@@ -1,6 +1,6 @@
 """The real environments the suite runs the probe in, and how to run a command in each.
 
-Every environment is built on this machine from Debian packages (runsc, bubblewrap,
+Every environment is built on this machine from Debian packages (runsc of two releases, bubblewrap,
 util-linux setpriv, python3-seccomp); see matrix/README.md for what each one models.
 """
 import json
