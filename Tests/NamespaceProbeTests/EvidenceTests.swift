@@ -88,4 +88,17 @@ final class EvidenceTests: XCTestCase {
         XCTAssertEqual(explain.stepCause(probe: "ns.mnt", step: "mount tmpfs on scratch dir", errno: .EACCES, detail: nil),
                        "EACCES at a mount step that CAP_SYS_ADMIN allows: an LSM refuses mounts (this process's LSM label: docker-default (enforce)), as Docker's AppArmor profile docker-default refuses every mount; run with a profile that allows mount for a namespace backend, else only landlock, uid or directories")
     }
+
+    /// CAP_SYS_ADMIN held, no seccomp filter: only an LSM is left to refuse a namespace.
+    func testEPERMWithAdminAndNoFilterIsAnLSM() {
+        var env = EnvironmentFacts.read(status: [:], cgroup: nil)
+        env.seccompMode = 0
+        env.lsmLabel = "system_u:system_r:container_t:s0"
+        let caps = CapabilitySets(effective: 1 << 21, permitted: 1 << 21, inheritable: 0, bounding: 1 << 21, ambient: 0, lastCap: 40)
+        let explain = Explain(environment: env, capabilities: caps, unshareSyscallBlocked: false, gvisor: false)
+        let r = ProbeResult(verdict: .failed, steps: [Step(name: "unshare(0)", outcome: .ok), Step(name: "unshare(CLONE_NEWNET)", outcome: .failed, errno: .EPERM)],
+                            failedStep: "unshare(CLONE_NEWNET)", errno: .EPERM)
+        XCTAssertEqual(explain.cause(probe: "ns.net", result: r),
+                       "EPERM with CAP_SYS_ADMIN held and no seccomp filter (Seccomp: 0): an LSM denies this namespace (this process's LSM label: system_u:system_r:container_t:s0); the namespace backends need this namespace, so they cannot run in this mode")
+    }
 }

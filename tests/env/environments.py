@@ -51,6 +51,7 @@ ENVIRONMENTS = {
     # refuses a fresh proc mount in a nested user namespace.
     "bubblewrap-masked-proc": UNPRIVILEGED + BWRAP + ["--tmpfs", next(p for p in ("/proc/acpi", "/proc/scsi", "/proc/fs") if os.path.isdir(p))],
     "seccomp-unshare-eperm": SECCOMP + ["eperm"],
+    "seccomp-unshare-enosys": SECCOMP + ["enosys"],
     "seccomp-unshare-kill": SECCOMP + ["kill"],
     "seccomp-kill-newnet": SECCOMP + ["kill-net"],
     "systemd-restrict-namespaces": SECCOMP + ["restrict-namespaces"],

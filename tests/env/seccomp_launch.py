@@ -4,6 +4,10 @@
   seccomp_launch.py eperm CMD...  unshare, setns and clone with any CLONE_NEW* flag fail
                                   with EPERM (clone3 with ENOSYS so libc falls back to clone),
                                   as Docker's default profile does without CAP_SYS_ADMIN.
+  seccomp_launch.py enosys CMD...
+                                  unshare and setns fail with ENOSYS, as under a profile whose
+                                  default answer is ENOSYS (containers-common's, used by Podman
+                                  and CRI-O) when it does not list them.
   seccomp_launch.py kill CMD...   unshare kills the process with SIGSYS.
   seccomp_launch.py kill-net CMD...
                                   unshare with CLONE_NEWNET kills the process with SIGSYS;
@@ -30,7 +34,7 @@ import seccomp
 CLONE_NEWNET = 0x40000000
 # CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWTIME.
 RESTRICTED_BITS = [0x08000000, 0x04000000, 0x02000000, 0x00000080]
-MODES = ("eperm", "kill", "kill-net", "restrict-namespaces", "hide-landlock")
+MODES = ("eperm", "enosys", "kill", "kill-net", "restrict-namespaces", "hide-landlock")
 CLONE_NEW_BITS = [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080]
 
 
@@ -45,6 +49,9 @@ def main() -> None:
         for bit in CLONE_NEW_BITS:
             f.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, bit, bit))
         f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    elif mode == "enosys":
+        f.add_rule(seccomp.ERRNO(errno.ENOSYS), "unshare")
+        f.add_rule(seccomp.ERRNO(errno.ENOSYS), "setns")
     elif mode == "restrict-namespaces":
         for bit in RESTRICTED_BITS:
             for call, arg in (("unshare", 0), ("clone", 0), ("setns", 1)):

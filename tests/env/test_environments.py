@@ -248,6 +248,7 @@ def test_selection_per_environment(runs):
         # /proc/acpi over-mounted: a fresh proc would reveal it, the kernel says EPERM.
         "bubblewrap-masked-proc": "namespaces-shared-proc",
         "seccomp-unshare-eperm": "landlock",
+        "seccomp-unshare-enosys": "landlock",
         "seccomp-unshare-kill": "landlock",
         # Without network isolation no namespace backend; Landlock still works.
         "seccomp-kill-newnet": "landlock",
@@ -324,6 +325,14 @@ def test_per_kind_seccomp_filter_is_named(runs):
         assert report["namespaces"][kind]["as_is"]["verdict"] == "ok", kind
 
 
+def test_enosys_filter_is_blamed_on_the_filter(runs):
+    r = runs("seccomp-unshare-enosys")[0]["namespaces"]["net"]["as_is"]
+    assert (r["failed_step"], r["errno"]) == ("unshare(0)", "ENOSYS"), r
+    assert r["cause"] == ("ENOSYS from unshare(2), which every Linux since 2.6.16 has, with a seccomp filter in place "
+                          "(Seccomp: 2): the filter answers ENOSYS for it; the namespace backends need this namespace, "
+                          "so they cannot run in this mode")
+
+
 def test_hidden_landlock_is_blamed_on_the_profile(runs):
     report = runs("seccomp-hide-landlock")[0]
     r = report["landlock"]["enforcement"]
@@ -341,3 +350,15 @@ def test_shared_root_propagation_does_not_leak_mounts(runs):
     report = runs("shared-root-propagation")[0]
     assert report["namespaces"]["mnt"]["as_is"]["verdict"] == "ok"
     assert report["sandbox_chain"]["as_is"]["verdict"] == "ok"
+
+
+@pytest.mark.parametrize("env", list(envs.ENVIRONMENTS))
+def test_every_cause_says_what_it_means_for_the_backend(env, runs):
+    report = runs(env)[0]
+    results = [(f"{k} {m}", report["namespaces"][k][m]) for k in KINDS for m in ("as_is", "in_user_namespace")]
+    results += [(f"chain {m}", report["sandbox_chain"][m]) for m in ("as_is", "in_user_namespace")]
+    results += [("landlock", report["landlock"]["enforcement"]), ("identity", report["identity_switch"]),
+                ("ptrace", report["ptrace"]), ("seccomp", report["seccomp"]["own_filter"]),
+                ("listener", report["seccomp"]["user_notification"]), ("flags", report["unshare_rejects_invalid_flags"])]
+    missing = [(name, r["cause"]) for name, r in results if r["cause"] and "backend" not in r["cause"]]
+    assert not missing, missing

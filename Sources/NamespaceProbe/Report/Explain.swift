@@ -29,7 +29,29 @@ public struct Explain {
         return parts.count == 2 ? (parts[0], parts[1]) : nil
     }
 
+    /// The cause, ending with what it means for the choice of backend.
     public func cause(probe: String, result: ProbeResult) -> String? {
+        guard let text = evidence(probe: probe, result: result) else { return nil }
+        return text.contains("backend") ? text : text + "; " + Self.meaning(probe)
+    }
+
+    /// What a failure of this probe costs the backend choice (IsolationSelector's requirements).
+    static func meaning(_ probe: String) -> String {
+        switch probe {
+        case "ns.user": return "the namespace backends can only run as is (with CAP_SYS_ADMIN), never rootless"
+        case "ns.cgroup", "ns.time": return "no backend needs this namespace"
+        case SandboxChainProbe.probeName: return "the namespace backends cannot run in this mode"
+        case _ where probe.hasPrefix("ns."): return "the namespace backends need this namespace, so they cannot run in this mode"
+        case "landlock": return "no landlock backend"
+        case "seccomp.filter": return "no landlock backend, and no seccomp hardening"
+        case "seccomp.listener", "ptrace": return "no backend needs it"
+        case "identity": return "no uid backend"
+        case "unshare.invalid_flag": return "return codes prove nothing here, so every backend rests on observed effects only"
+        default: return "backends that need it are unavailable"
+        }
+    }
+
+    func evidence(probe: String, result: ProbeResult) -> String? {
         switch result.verdict {
         case .ok, .notRun: return nil
         case .timeout:
@@ -91,6 +113,10 @@ public struct Explain {
                     }
                     return "EPERM with CAP_SYS_ADMIN held, from the seccomp filter in place (Seccomp: 2): it refuses \(flags.joined(separator: "|")); no namespace backend can rely on this namespace here"
                 }
+                if hasAdmin && environment.seccompMode == 0 {
+                    let label = environment.lsmLabel.map { " (this process's LSM label: \($0))" } ?? ""
+                    return "EPERM with CAP_SYS_ADMIN held and no seccomp filter (Seccomp: 0): an LSM denies this namespace\(label)"
+                }
                 return hasAdmin ? "EPERM with CAP_SYS_ADMIN held: a seccomp filter or LSM denies this namespace"
                     : "EPERM: creating this namespace needs CAP_SYS_ADMIN, which this process lacks; a user namespace is the rootless way"
             }
@@ -149,6 +175,9 @@ public struct Explain {
                 return seccompFiltered
                     ? "ENOSYS from Landlock on Linux \(major).\(minor), which has it since 5.13, with a seccomp filter in place (Seccomp: 2): the container's seccomp profile hides Landlock; allow landlock_create_ruleset, landlock_add_rule and landlock_restrict_self in it to use the landlock backend"
                     : "ENOSYS from Landlock on Linux \(major).\(minor) with no seccomp filter: the kernel is built without CONFIG_SECURITY_LANDLOCK; no landlock backend"
+            }
+            if step.hasPrefix("unshare(") && seccompFiltered {
+                return "ENOSYS from unshare(2), which every Linux since 2.6.16 has, with a seccomp filter in place (Seccomp: 2): the filter answers ENOSYS for it"
             }
             return "ENOSYS: the kernel does not implement this syscall (too old, or built without it), or a seccomp filter answers ENOSYS"
         case .some(.EOPNOTSUPP):
