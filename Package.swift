@@ -8,16 +8,20 @@ let package = Package(
         .executable(name: "probe", targets: ["probe"]),
         .library(name: "NamespaceProbe", targets: ["NamespaceProbe"]),
         .library(name: "IsolationSelector", targets: ["IsolationSelector"]),
+        .library(name: "IsolationLauncher", targets: ["IsolationLauncher"]),
     ],
     targets: [
         // static inline wrappers for the _GNU_SOURCE APIs and constants the Glibc module hides.
         .target(name: "CNamespaceProbe"),
         .target(name: "NamespaceProbe", dependencies: ["CNamespaceProbe"]),
         .target(name: "IsolationSelector", dependencies: ["NamespaceProbe"]),
-        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector"]),
+        // probe launch: applies the layers the selection names to one tenant's command.
+        .target(name: "IsolationLauncher", dependencies: ["NamespaceProbe", "IsolationSelector", "CNamespaceProbe"]),
+        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "IsolationLauncher"]),
         // Tests read fixtures and matrix/ through #filePath: plain files, no bundle.
         .testTarget(name: "NamespaceProbeTests", dependencies: ["NamespaceProbe"], exclude: ["Fixtures"]),
         .testTarget(name: "IsolationSelectorTests", dependencies: ["IsolationSelector", "NamespaceProbe"]),
         .testTarget(name: "ProbeCLITests", dependencies: ["NamespaceProbe", "probe"]),
+        .testTarget(name: "IsolationLauncherTests", dependencies: ["IsolationLauncher", "NamespaceProbe", "IsolationSelector"]),
     ]
 )

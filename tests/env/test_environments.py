@@ -337,7 +337,7 @@ def test_hidden_landlock_is_blamed_on_the_profile(runs):
     report = runs("seccomp-hide-landlock")[0]
     r = report["landlock"]["enforcement"]
     major, minor = report["environment"]["kernel"]["release"].split(".")[:2]
-    assert (r["failed_step"], r["errno"]) == ("landlock_create_ruleset", "ENOSYS"), r
+    assert r["failed_step"].startswith("landlock") and r["errno"] == "ENOSYS", r
     assert r["cause"] == (
         f"ENOSYS from Landlock on Linux {major}.{int(minor.split('-')[0])}, which has it since 5.13, with a seccomp filter in "
         "place (Seccomp: 2): the container's seccomp profile hides Landlock; allow landlock_create_ruleset, "

@@ -62,7 +62,11 @@ enum LinkControl: Equatable {
 
     /// `here`: the link read by the process about to unshare, before unshare().
     static func check(_ kind: NamespaceKind, here: Result<UInt64, Errno>, _ ctx: ProbeContext) -> LinkControl {
-        guard let outside = ctx.witness.links[kind] else { return .uncontrolled }
+        check(kind, here: here, ctx.witness)
+    }
+
+    static func check(_ kind: NamespaceKind, here: Result<UInt64, Errno>, _ witness: OutsideWitness) -> LinkControl {
+        guard let outside = witness.links[kind] else { return .uncontrolled }
         switch (outside, here) {
         case (.failure(let e), _), (_, .failure(let e)): return .unreadable(e)
         case (.success(let a), .success(let b)): return a == b ? .evidence(a) : .noEvidence(outside: a, here: b)
