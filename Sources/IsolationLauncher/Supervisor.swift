@@ -89,8 +89,7 @@ struct Supervisor {
         }
         _ = kill(-child, SIGKILL)
         _ = kill(child, SIGKILL)
-        // The child itself is left to the SIGCHLD path, which records its status.
-        DescendantReaper.killAll(except: child)
+        // The rest goes once the child is reaped (SIGCHLD path), which records its status.
     }
 }
 
@@ -98,13 +97,19 @@ struct Supervisor {
 /// behind (a double-forked daemon) becomes its child once its parent dies. Killing all its
 /// children until none is left ends the tenant's whole tree.
 enum DescendantReaper {
-    static func killAll(except spared: pid_t = 0) {
+    /// Call once the launcher's own child is reaped: it reaps any child.
+    static func killAll() {
         let me = getpid()
         for _ in 0..<1000 {
-            let children = childrenOf(me).filter { $0 != spared }
-            if children.isEmpty { break }
-            for pid in children { _ = kill(pid, SIGKILL) }
+            // Reap what has exited; ECHILD means no child is left at all, the usual case,
+            // and then /proc is not read.
             var status: Int32 = 0
+            var pid: pid_t
+            repeat { pid = waitpid(-1, &status, WNOHANG) } while pid > 0
+            if pid < 0 && errno == ECHILD { return }
+            let children = childrenOf(me)
+            if children.isEmpty { return }
+            for pid in children { _ = kill(pid, SIGKILL) }
             for pid in children { _ = waitpid(pid, &status, 0) }
         }
     }

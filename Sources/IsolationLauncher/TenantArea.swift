@@ -74,9 +74,8 @@ public struct TenantArea {
         let me = geteuid()
         // The launcher's uid, this launch's owner, or the uid this tenant was given by an
         // earlier launch with a per-tenant uid (the registry's record).
-        var allowed: Set<uid_t> = [me, owner?.uid ?? me]
-        if let recorded = TenantUIDRegistry.recorded(tenantOf: path) { allowed.insert(recorded) }
-        guard allowed.contains(st.st_uid) else {
+        let allowed = st.st_uid == me || st.st_uid == owner?.uid || st.st_uid == TenantUIDRegistry.recorded(tenantOf: path)
+        guard allowed else {
             close(fd)
             throw LaunchRefusal.usage("\(path) belongs to uid \(st.st_uid), not to this tenant; refused (another tenant's or a planted directory)")
         }

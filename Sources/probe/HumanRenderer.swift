@@ -56,6 +56,7 @@ enum SelectionText {
         out += "  why:          \(s.reason)\n"
         out += "  protects:     \(s.chosen.protects)\n"
         out += "  does not:     \(s.chosen.doesNotProtect)\n"
+        for line in s.leftOpen { out += "  also open:    \(line)\n" }
         if let w = s.warning { out += style.paint("  WARNING:      directories only: \(w)", "33") + "\n" }
         out += "  alternatives:\n"
         for c in s.candidates where c.backend != s.chosen {

@@ -13,7 +13,7 @@
                                   unshare with CLONE_NEWNET kills the process with SIGSYS;
                                   every other unshare is allowed (a kill in one probe must not
                                   hide the others).
-  seccomp_launch.py restrict-namespaces CMD...
+  seccomp_launch.py restrict-namespaces CMD...   (or: restrict)
                                   unshare, clone and setns with CLONE_NEWIPC, CLONE_NEWUTS,
                                   CLONE_NEWCGROUP or CLONE_NEWTIME fail with EPERM, every other
                                   kind is allowed: systemd's RestrictNamespaces=user mnt pid net
@@ -34,7 +34,7 @@ import seccomp
 CLONE_NEWNET = 0x40000000
 # CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWTIME.
 RESTRICTED_BITS = [0x08000000, 0x04000000, 0x02000000, 0x00000080]
-MODES = ("eperm", "enosys", "kill", "kill-net", "restrict-namespaces", "hide-landlock")
+MODES = ("eperm", "enosys", "kill", "kill-net", "restrict-namespaces", "restrict", "hide-landlock")
 CLONE_NEW_BITS = [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080]
 
 
@@ -52,7 +52,7 @@ def main() -> None:
     elif mode == "enosys":
         f.add_rule(seccomp.ERRNO(errno.ENOSYS), "unshare")
         f.add_rule(seccomp.ERRNO(errno.ENOSYS), "setns")
-    elif mode == "restrict-namespaces":
+    elif mode in ("restrict-namespaces", "restrict"):
         for bit in RESTRICTED_BITS:
             for call, arg in (("unshare", 0), ("clone", 0), ("setns", 1)):
                 f.add_rule(seccomp.ERRNO(errno.EPERM), call, seccomp.Arg(arg, seccomp.MASKED_EQ, bit, bit))

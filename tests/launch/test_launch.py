@@ -346,3 +346,27 @@ def test_status_fd_gets_one_json_object(root, host_env):
     status = json.loads(data)
     assert status["exit_status"] == 0 and status["tenant"] == "a" and status["backend"] == host_env["ISOLATION_BACKEND"]
     assert status["total_micros"] > 0 and status["steps"][-1]["name"].startswith("execve")
+
+
+def test_a_container_that_refuses_some_kinds_still_gets_the_others(root):
+    """systemd RestrictNamespaces=user mnt net pid, modelled by a seccomp filter: the probe
+    selects namespaces with pid, mnt and net, names what the missing kinds leave open, and
+    the launcher uses exactly the kinds that work (before: landlock was selected)."""
+    restrict = [*envs.SECCOMP[:-1], str(Path(envs.SECCOMP[-1])), "restrict"]
+    env_lines = subprocess.run(restrict + [PROBE, "--format", "env"], capture_output=True, text=True, check=True).stdout
+    facts = dict(l.split("=", 1) for l in env_lines.splitlines() if "=" in l)
+    assert facts["ISOLATION_BACKEND"] == "namespaces" and facts["ISOLATION_NAMESPACES"] == "pid,mnt,net"
+    human = subprocess.run(restrict + [PROBE], capture_output=True, text=True).stdout
+    assert "also open:    no ipc namespace here" in human
+    outside_ipc = os.readlink("/proc/self/ns/ipc")
+    proc = subprocess.run(restrict + [PROBE, "launch", "--tenant", "a", "--workspace-root", str(root), "--status", str(root / "s.json"),
+                                      "--", "sh", "-c", "readlink /proc/self/ns/ipc; ls /proc | grep -c '^[0-9]'; cat /sys/class/net/*/address 2>/dev/null | wc -l"],
+                          capture_output=True, text=True, env=dict(os.environ, **facts))
+    assert proc.returncode == 0, proc.stderr
+    ipc, procs, _ = proc.stdout.split("\n", 2)
+    assert ipc == outside_ipc, "ipc is shared: the container refuses a new one"
+    assert int(procs) <= 4, "pid namespace of its own"
+    status = json.loads((root / "s.json").read_text())
+    assert status["namespaces"] == ["pid", "mnt", "net"] and status["network"] == "none"
+    assert any("no ipc namespace" in line for line in status["reopened"])
+    assert "no ipc namespace" in proc.stderr
