@@ -86,6 +86,18 @@ public struct LaunchStatus {
         ].compactMap { $0.map { (name: $0.0, applied: $0.1, evidence: $0.2) } }
     }
 
+    /// The status of a launch refused before any plan existed (bad usage, an unverified
+    /// backend): the same keys, most of them null.
+    public static func refusedJSON(tenant: String?, backend: String?, cause: String) -> JSON {
+        .object([
+            ("schema", .string(schema)), ("tenant", .optional(tenant)), ("backend", .optional(backend)), ("network", .null),
+            ("verified_by", .null), ("workspace", .null), ("home", .null), ("tmpdir", .null), ("tenant_uid", .null),
+            ("namespaces", .array([])), ("layers", .array([])), ("steps", .array([])), ("reopened", .array([])),
+            ("command_started", .bool(false)), ("exit_status", .int(125)), ("failed_step", .string("check the request")),
+            ("errno", .null), ("cause", .string(cause)), ("setup_micros", .null), ("total_micros", .int(0)),
+        ])
+    }
+
     public func json() -> JSON {
         .object([
             ("schema", .string(Self.schema)),
