@@ -133,7 +133,7 @@ public enum NetworkExposure {
     public static func reopened(_ plan: LaunchPlan) -> [String] {
         var open: [String] = []
         if plan.network == .shared {
-            let tcp = (plan.landlockABI ?? 0) >= 4 ? "loopback TCP services of the server and other tenants on ports Landlock allows (--tcp-connect)"
+            let tcp = (plan.landlockABI ?? 0) >= 4 ? "TCP to the ports Landlock allows (--tcp-connect): other tenants' and the server's services on them, loopback included"
                 : "loopback TCP and UDP services of the server and other tenants (catalogue A20)"
             open.append(tcp)
             if (plan.landlockABI ?? 0) < 6 { open.append("abstract unix sockets of the server and other tenants (A22)") }
@@ -147,6 +147,9 @@ public enum NetworkExposure {
         }
         if let abi = plan.landlockABI, !plan.usesNamespaces {
             open += LandlockRuleset.leftOpen(abi: abi).filter { !$0.hasPrefix("TCP") || plan.network == .shared }
+        }
+        if !plan.usesNamespaces {
+            open.append("SysV IPC objects: a tenant's outlive its launch and others see them, by their modes (A09)")
         }
         if !plan.usesNamespaces && plan.landlockABI == nil && plan.perTenantUID {
             // A per-tenant uid alone (gVisor as root, for one): file modes are the only wall.

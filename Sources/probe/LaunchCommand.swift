@@ -219,6 +219,10 @@ enum LaunchCommand {
                               <dir>/<id>/.tmp (/tmp, a private tmpfs, in a namespace).
       --env <name>[=<value>]  Pass a variable (repeatable). Nothing else is inherited but
                               PATH (fixed), HOME, TMPDIR, PWD, USER, LOGNAME, LANG, LC_*.
+                              Pass secrets as --env NAME (copied from the launcher's
+                              environment): NAME=VALUE sits in the launcher's command
+                              line, which other tenants can read in /proc without a
+                              pid namespace of their own.
       --ro-bind <path>        Also visible read-only (namespace root, Landlock rules).
       --uid-range <a>-<b>     Per-tenant uids (default 100000-199999), recorded for good in
                               <dir>/.tenant-uids.
