@@ -8,16 +8,20 @@ let package = Package(
         .executable(name: "probe", targets: ["probe"]),
         .library(name: "NamespaceProbe", targets: ["NamespaceProbe"]),
         .library(name: "IsolationSelector", targets: ["IsolationSelector"]),
+        .library(name: "AgentPolicy", targets: ["AgentPolicy"]),
     ],
     targets: [
         // static inline wrappers for the _GNU_SOURCE APIs and constants the Glibc module hides.
         .target(name: "CNamespaceProbe"),
         .target(name: "NamespaceProbe", dependencies: ["CNamespaceProbe"]),
         .target(name: "IsolationSelector", dependencies: ["NamespaceProbe"]),
-        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector"]),
+        // Per-tenant agent CLI settings (`probe policy`): pure rule generation, no system calls.
+        .target(name: "AgentPolicy", dependencies: ["IsolationSelector", "NamespaceProbe"]),
+        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "AgentPolicy"]),
         // Tests read fixtures and matrix/ through #filePath: plain files, no bundle.
         .testTarget(name: "NamespaceProbeTests", dependencies: ["NamespaceProbe"], exclude: ["Fixtures"]),
         .testTarget(name: "IsolationSelectorTests", dependencies: ["IsolationSelector", "NamespaceProbe"]),
         .testTarget(name: "ProbeCLITests", dependencies: ["NamespaceProbe", "probe"]),
+        .testTarget(name: "AgentPolicyTests", dependencies: ["AgentPolicy", "IsolationSelector", "NamespaceProbe"]),
     ]
 )

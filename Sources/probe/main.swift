@@ -54,4 +54,8 @@ func runProbe() -> Int32 {
     }
 }
 
-exit(runProbe())
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "policy": exit(PolicyCommand.run(Array(arguments.dropFirst())))
+default: exit(runProbe())
+}
