@@ -1,0 +1,197 @@
+"""Start examples/server on 127.0.0.1 with the stand-in agent, and play tenant B against
+tenant A over HTTP.
+
+test_server.py uses it on the host; inside gVisor it runs as a script under `runsc do`
+(`python3 agent_server.py BACKEND [--user UID]`) and prints its observations as one JSON
+object, which the test then judges with the same rules.
+"""
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+SERVER_DIR = REPO / "examples" / "server"
+AGENT = HERE / "stand_in_agent.sh"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One uvicorn process serving examples/server/server.py, with its own workspace root,
+    state directory and log, all under one fresh directory removed by stop()."""
+
+    def __init__(self, probe, backend, extra_env=None, user=None, time_limit=20):
+        self.base = Path(tempfile.mkdtemp(prefix="agent-server-test."))
+        os.chmod(self.base, 0o755)                 # tenant uids traverse it to their workspace
+        agent_dir = self.base / "agent"
+        agent_dir.mkdir(mode=0o755)
+        shutil.copy2(AGENT, agent_dir / AGENT.name)
+        self.root = self.base / "workspaces"
+        self.state = self.base / "state"
+        self.backend = backend
+        if user is not None:
+            os.chown(self.base, user, user)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PROBE": probe,
+            "ISOLATION_WORKSPACE_ROOT": str(self.root),
+            "AGENT_SERVER_STATE": str(self.state),
+            "AGENT_COMMAND": f"/bin/sh {agent_dir / AGENT.name}",
+            "AGENT_RO_BINDS": str(agent_dir),
+            "AGENT_TIME_LIMIT": str(time_limit),
+        }
+        if backend:
+            env["ISOLATION_BACKEND"] = backend
+        env.update(extra_env or {})
+        argv = [sys.executable, "-m", "uvicorn", "server:app", "--app-dir", str(SERVER_DIR),
+                "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
+        if user is not None:
+            argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all"] + argv
+        self.log_path = self.base / "server.log"
+        self.log = open(self.log_path, "w+")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd="/",
+                                     start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server did not start: {self.log_text()}")
+            time.sleep(0.05)
+        self.key = (self.state / "hmac-key").read_bytes().strip()
+
+    def tenant(self, token):
+        """What the server must derive: HMAC-SHA256(key, token), 32 hex digits."""
+        return hmac.new(self.key, token.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def log_text(self):
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def ask(client, token, prompt, **extra):
+    """POST /v1/messages; returns the decoded JSON body with the status code under 'http'."""
+    body = {"model": "stand-in", "max_tokens": 1024, "messages": [{"role": "user", "content": prompt}], **extra}
+    r = client.post("/v1/messages", json=body, headers={"Authorization": f"Bearer {token}"})
+    out = r.json()
+    out["http"] = r.status_code
+    return out
+
+
+def text(reply):
+    """Everything the tenant got back: the agent's stdout and stderr."""
+    return reply["content"][0]["text"] + "\n" + reply["agent"]["stderr"]
+
+
+def wait_for_process(marker, timeout=10):
+    """Until some process's command line holds `marker` (this process sees them all)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in Path("/proc").iterdir():
+            if p.name.isdigit():
+                try:
+                    if marker.encode() in (p / "cmdline").read_bytes():
+                        return True
+                except OSError:
+                    pass
+        time.sleep(0.05)
+    return False
+
+
+def attack_scenario(server, find_top="/"):
+    """Tenant A plants a canary file, a git repository and a running process holding its
+    token in its environment; meanwhile tenant B tries each row of the catalogue.
+    Returns the raw observations (see judge() in test_server.py)."""
+    tag = secrets.token_hex(6)
+    tok_a, tok_b = f"tenant-a-token-{tag}", f"tenant-b-token-{tag}"
+    canary, commit, marker = f"CANARY-{tag}", f"COMMIT-{tag}", f"PROCESS-{tag}"
+    a, b = server.tenant(tok_a), server.tenant(tok_b)
+    root = server.root
+    attacks = {
+        "ls_root": f"ls -a {root}",
+        "cat_secret": f"cat {root}/{a}/secret.txt",
+        "find": f"find {find_top} -name secret.txt 2>/dev/null",
+        "ps": "ps aux",
+        "proc_ls": "ls /proc",
+        "environ": "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'",
+        "git_log": f"git -C {root}/{a}/repo log",
+        "server_key": f"cat {server.state}/hmac-key",
+        "own": f"echo {tag} > mine.txt && cat mine.txt && echo \"$LOGNAME $PWD\" && cat /proc/self/environ | tr '\\0' '\\n'",
+    }
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        setup = ask(client, tok_a, f"echo {canary} > secret.txt && git init -q repo && cd repo && echo x > f && git add f"
+                                   f" && git -c user.name=a -c user.email=a@a.invalid commit -qm {commit}"
+                                   f" && git log --oneline && echo \"$LOGNAME\"")
+        with ThreadPoolExecutor(1) as pool:
+            sleeper = pool.submit(ask, client, tok_a, f"sleep 8; echo {marker}")
+            seen = wait_for_process(marker)
+            replies = {name: ask(client, tok_b, prompt) for name, prompt in attacks.items()}
+            slept = sleeper.result()
+    return {"backend": server.backend, "a": a, "b": b, "tok_a": tok_a, "tok_b": tok_b, "canary": canary,
+            "commit": commit, "marker": marker, "tag": tag, "key": server.key.decode(), "root": str(root),
+            "a_process_seen_by_harness": seen, "setup": setup, "sleeper": slept, "replies": replies,
+            "prompts": attacks}
+
+
+def main():
+    """Inside a sandbox: start the server (optionally as another uid), run the scenario, print JSON."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("backend", nargs="?")
+    ap.add_argument("--probe", required=True)
+    ap.add_argument("--user", type=int)
+    ap.add_argument("--find-top", default="/")
+    ap.add_argument("--open-dir", action="append", default=[],
+                    help="chmod 0755 (inside the sandbox's overlay) so another uid can run Python")
+    args = ap.parse_args()
+    for d in args.open_dir:
+        os.chmod(d, 0o755)
+    server = Server(args.probe, args.backend, user=args.user)
+    try:
+        observed = attack_scenario(server, find_top=args.find_top)
+        observed["log"] = server.log_text()
+    finally:
+        server.stop()
+    print(json.dumps(observed))
+
+
+if __name__ == "__main__":
+    main()
