@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "probe", targets: ["probe"]),
         .library(name: "NamespaceProbe", targets: ["NamespaceProbe"]),
         .library(name: "IsolationSelector", targets: ["IsolationSelector"]),
+        .library(name: "IsolationLauncher", targets: ["IsolationLauncher"]),
         .library(name: "AgentPolicy", targets: ["AgentPolicy"]),
     ],
     targets: [
@@ -15,13 +16,16 @@ let package = Package(
         .target(name: "CNamespaceProbe"),
         .target(name: "NamespaceProbe", dependencies: ["CNamespaceProbe"]),
         .target(name: "IsolationSelector", dependencies: ["NamespaceProbe"]),
-        // Per-tenant agent CLI settings (`probe policy`): pure rule generation, no system calls.
-        .target(name: "AgentPolicy", dependencies: ["IsolationSelector", "NamespaceProbe"]),
-        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "AgentPolicy"]),
+        // probe launch: applies the layers the selection names to one tenant's command.
+        .target(name: "IsolationLauncher", dependencies: ["NamespaceProbe", "IsolationSelector", "CNamespaceProbe"]),
+        // Per-tenant agent CLI settings (`probe policy`): pure rule generation; the tenant id is the launcher's type.
+        .target(name: "AgentPolicy", dependencies: ["IsolationLauncher", "IsolationSelector", "NamespaceProbe"]),
+        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "IsolationLauncher", "AgentPolicy"]),
         // Tests read fixtures and matrix/ through #filePath: plain files, no bundle.
         .testTarget(name: "NamespaceProbeTests", dependencies: ["NamespaceProbe"], exclude: ["Fixtures"]),
         .testTarget(name: "IsolationSelectorTests", dependencies: ["IsolationSelector", "NamespaceProbe"]),
         .testTarget(name: "ProbeCLITests", dependencies: ["NamespaceProbe", "probe"]),
-        .testTarget(name: "AgentPolicyTests", dependencies: ["AgentPolicy", "IsolationSelector", "NamespaceProbe"]),
+        .testTarget(name: "IsolationLauncherTests", dependencies: ["IsolationLauncher", "NamespaceProbe", "IsolationSelector"]),
+        .testTarget(name: "AgentPolicyTests", dependencies: ["AgentPolicy", "IsolationLauncher", "IsolationSelector", "NamespaceProbe"]),
     ]
 )

@@ -1,3 +1,4 @@
+import IsolationLauncher
 import IsolationSelector
 import NamespaceProbe
 

@@ -1,5 +1,6 @@
 import Glibc
 import AgentPolicy
+import IsolationLauncher
 import IsolationSelector
 import NamespaceProbe
 

@@ -1,6 +1,7 @@
 import Glibc
 import NamespaceProbe
 import IsolationSelector
+import IsolationLauncher
 
 /// Entry point: parse, probe (or load), select, render, write. Probing happens before
 /// anything could start a thread (user namespaces refuse multi-threaded callers).
@@ -54,8 +55,13 @@ func runProbe() -> Int32 {
     }
 }
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-switch arguments.first {
-case "policy": exit(PolicyCommand.run(Array(arguments.dropFirst())))
-default: exit(runProbe())
+/// Subcommands are dispatched on the first argument; everything else is the probe itself.
+func runCommand(_ args: [String]) -> Int32 {
+    switch args.first {
+    case "launch": return LaunchCommand.run(Array(args.dropFirst()))
+    case "policy": return PolicyCommand.run(Array(args.dropFirst()))
+    default: return runProbe()
+    }
 }
+
+exit(runCommand(Array(CommandLine.arguments.dropFirst())))

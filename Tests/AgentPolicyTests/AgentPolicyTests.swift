@@ -1,5 +1,6 @@
 import XCTest
 import AgentPolicy
+import IsolationLauncher
 import IsolationSelector
 import NamespaceProbe
 
