@@ -53,7 +53,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 log = logging.getLogger("agent-server")
-LAUNCHER_FAILED = 125
+LAUNCHER_FAILED = 125      # probe launch: usage error, or a layer could not be applied
+TIME_LIMIT_REACHED = 124   # probe launch: --time-limit killed the tenant's process tree
 MAX_OUTPUT = 1 << 20
 TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")   # printable ASCII, no spaces
 
@@ -238,7 +239,7 @@ def create_app(cfg=None):
             try:
                 env = dict(cfg.launcher_env, **{cfg.credential_env: token})
                 code, out, err = await run(launch_argv(cfg, tenant, policy_dir, policy, status_path), env=env,
-                                           stdin=prompt.encode(), timeout=cfg.time_limit + 15)
+                                           stdin=prompt.encode(), timeout=cfg.time_limit + 5)
                 try:
                     status = json.loads(Path(status_path).read_text() or "null") or {}
                 except ValueError:
@@ -252,14 +253,16 @@ def create_app(cfg=None):
         agent_err = "\n".join(l for l in err.splitlines() if not l.startswith("probe launch:"))
         for line in launcher_lines:
             log.info("tenant %s: %s", tenant, line)
-        if code == LAUNCHER_FAILED and (status.get("failed_step") or not status):
+        # 125 is the launcher's own failure unless its status says the command started
+        # (then it is the agent's exit status). A usage refusal writes no status at all.
+        if code == LAUNCHER_FAILED and not status.get("command_started"):
             log.error("tenant %s: launcher refused (step %s, errno %s): %s", tenant, status.get("failed_step"),
                       status.get("errno"), status.get("cause") or err.strip())
             return error(503, "isolation_unavailable", "the agent cannot be started with the required isolation")
         if code is None or code < 0:
-            log.error("tenant %s: launcher did not finish within %ss", tenant, cfg.time_limit + 15)
+            log.error("tenant %s: launcher did not finish within %ss; killed", tenant, cfg.time_limit + 5)
             return error(504, "timeout", "the agent did not finish in time")
-        timed_out = elapsed >= cfg.time_limit
+        timed_out = code == TIME_LIMIT_REACHED and elapsed >= cfg.time_limit - 1
         log.info("tenant %s: backend %s exit %s in %.0f ms", tenant, status.get("backend"), code, elapsed * 1000)
         return {
             "id": "msg_" + secrets.token_hex(12),

@@ -33,11 +33,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def as_user(uid):
+    """argv prefix: run as `uid` with no capabilities (an unprivileged container user)."""
+    if uid is None:
+        return []
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
+
+
+def isolation_env(probe, user=None):
+    """What the container entrypoint exports: `probe --format env`, measured here, as the
+    server's user."""
+    out = subprocess.run(as_user(user) + [probe, "--format", "env"], capture_output=True, text=True, timeout=60,
+                         check=True, cwd="/").stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if line.startswith("ISOLATION_"))
+
+
 class Server:
     """One uvicorn process serving examples/server/server.py, with its own workspace root,
-    state directory and log, all under one fresh directory removed by stop()."""
+    state directory and log, all under one fresh directory removed by stop().
 
-    def __init__(self, probe, backend, extra_env=None, user=None, time_limit=20):
+    `isolation`: the ISOLATION_* variables the entrypoint would have exported; `backend`
+    forces ISOLATION_BACKEND among them (None keeps the probe's choice)."""
+
+    def __init__(self, probe, backend, isolation, extra_env=None, user=None, time_limit=20):
         self.base = Path(tempfile.mkdtemp(prefix="agent-server-test."))
         os.chmod(self.base, 0o755)                 # tenant uids traverse it to their workspace
         agent_dir = self.base / "agent"
@@ -45,7 +63,6 @@ class Server:
         shutil.copy2(AGENT, agent_dir / AGENT.name)
         self.root = self.base / "workspaces"
         self.state = self.base / "state"
-        self.backend = backend
         if user is not None:
             os.chown(self.base, user, user)
         self.port = free_port()
@@ -59,14 +76,14 @@ class Server:
             "AGENT_RO_BINDS": str(agent_dir),
             "AGENT_TIME_LIMIT": str(time_limit),
         }
+        env.update(isolation)
         if backend:
             env["ISOLATION_BACKEND"] = backend
+        self.backend = env.get("ISOLATION_BACKEND")
         env.update(extra_env or {})
         argv = [sys.executable, "-m", "uvicorn", "server:app", "--app-dir", str(SERVER_DIR),
                 "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
-        if user is not None:
-            argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups",
-                    "--inh-caps=-all", "--bounding-set=-all"] + argv
+        argv = as_user(user) + argv
         self.log_path = self.base / "server.log"
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd="/",
@@ -121,17 +138,26 @@ def text(reply):
     return reply["content"][0]["text"] + "\n" + reply["agent"]["stderr"]
 
 
+def processes_holding(markers):
+    """[(pid, command line)] of live processes whose command line contains any marker."""
+    found = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                cmdline = (p / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if any(m in cmdline for m in markers):
+                found.append((int(p.name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
+    return found
+
+
 def wait_for_process(marker, timeout=10):
     """Until some process's command line holds `marker` (this process sees them all)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for p in Path("/proc").iterdir():
-            if p.name.isdigit():
-                try:
-                    if marker.encode() in (p / "cmdline").read_bytes():
-                        return True
-                except OSError:
-                    pass
+        if processes_holding([marker.encode()]):
+            return True
         time.sleep(0.05)
     return False
 
@@ -146,7 +172,8 @@ def attack_scenario(server, find_top="/"):
     a, b = server.tenant(tok_a), server.tenant(tok_b)
     root = server.root
     attacks = {
-        "ls_root": f"ls -a {root}",
+        # ls, and a glob for where ls cannot stat (gVisor 2022 answers EINVAL to statx).
+        "ls_root": f"ls -a {root}; echo {root}/*",
         "cat_secret": f"cat {root}/{a}/secret.txt",
         "find": f"find {find_top} -name secret.txt 2>/dev/null",
         "ps": "ps aux",
@@ -184,7 +211,7 @@ def main():
     args = ap.parse_args()
     for d in args.open_dir:
         os.chmod(d, 0o755)
-    server = Server(args.probe, args.backend, user=args.user)
+    server = Server(args.probe, args.backend, isolation_env(args.probe, args.user), user=args.user)
     try:
         observed = attack_scenario(server, find_top=args.find_top)
         observed["log"] = server.log_text()

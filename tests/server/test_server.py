@@ -38,12 +38,17 @@ def available(probe):
     return {c["backend"]: c["available"] for c in json.loads(out)["selection"]["candidates"]}
 
 
+@pytest.fixture(scope="module")
+def isolation(probe):
+    return srv.isolation_env(probe)
+
+
 @pytest.fixture
-def server_factory(probe):
+def server_factory(probe, isolation):
     started = []
 
     def start(backend, **kw):
-        s = srv.Server(probe, backend, **kw)
+        s = srv.Server(probe, backend, kw.pop("isolation", isolation), **kw)
         started.append(s)
         return s
     yield start
@@ -69,7 +74,7 @@ def expected_leaks(backend, o):
     """The catalogue's cells for each row (ISOLATION-NOTES.md), with the layering notes:
     /proc rows under namespaces-shared-proc close when a per-tenant uid or Landlock layer is
     applied; under landlock the process rows stay open only while /proc is readable."""
-    layers = set(o["replies"]["environ"]["agent"]["layers"])
+    layers = o["replies"]["environ"]["agent"]["layers"]
     proc_readable = o["a_process_seen_by_harness"] and any(
         line.strip().isdigit() for line in srv.text(o["replies"]["proc_ls"]).splitlines())
     files_open = backend == "directories"
@@ -82,7 +87,7 @@ def expected_leaks(backend, o):
         "A12/A13 A's process and command line in ps": backend in ("namespaces-shared-proc", "uid", "directories")
         or (backend == "landlock" and proc_readable),
         "A14 A's credential from /proc/*/environ": backend == "directories"
-        or (backend == "namespaces-shared-proc" and not layers & {"per-tenant uid", "landlock"}),
+        or (backend == "namespaces-shared-proc" and not any(l == "per-tenant uid" or l.startswith("landlock") for l in layers)),
     }
 
 
@@ -128,20 +133,13 @@ def test_tenant_b_against_tenant_a(backend, available, server_factory):
         assert "no kernel isolation" in server.log_text(), "the server's log says it at start"
 
 
-@pytest.fixture(scope="module")
-def selected_env(probe):
-    """The ISOLATION_* variables the container entrypoint would export (probe --format env)."""
-    out = subprocess.run([probe, "--format", "env"], capture_output=True, text=True, timeout=60, check=True).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line and not line.startswith("#"))
-
-
 def tree(path):
     """{relative path: bytes} of every regular file under path."""
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(Path(path).rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
-def test_twenty_requests_from_five_tenants_at_once(server_factory, selected_env):
-    server = server_factory(None, extra_env=selected_env)
+def test_twenty_requests_from_five_tenants_at_once(server_factory, isolation):
+    server = server_factory(None)
     tokens = [f"concurrent-tenant-{i}-{os.getpid()}" for i in range(5)]
     jobs = [(tokens[i % 5], f"n{i:02d}x{os.getpid()}") for i in range(20)]
 
@@ -157,23 +155,22 @@ def test_twenty_requests_from_five_tenants_at_once(server_factory, selected_env)
     nonces_of = {t: {n for tt, n in jobs if tt == t} for t in tokens}
     for (token, nonce), reply in zip(jobs, replies):
         assert reply["http"] == 200 and reply["agent"]["exit_status"] == 0, reply
-        assert reply["agent"]["backend"] == selected_env["ISOLATION_BACKEND"]
+        assert reply["agent"]["backend"] == isolation["ISOLATION_BACKEND"]
         tenant = server.tenant(token)
         out = reply["content"][0]["text"]
         assert out.splitlines()[0] == f"{tenant} {server.root}/{tenant} {nonce}"
         others = {n for t, ns in nonces_of.items() if t != token for n in ns}
         assert not any(n in out for n in others), f"cross-talk: {out}"
     assert {p.name for p in server.root.iterdir() if not p.name.startswith(".")} == {server.tenant(t) for t in tokens}
-    # Nothing of any tenant outlives its response.
-    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and any(
-        n.encode() in (p / "cmdline").read_bytes() for _, n in jobs if (p / "cmdline").exists())]
-    assert left == [], f"processes left after the last response: {left}"
-    assert envs.host_state()["probe processes and our zombies"] == []
+    # Nothing of any tenant outlives its response: no agent (its command line holds a nonce)
+    # and no launcher (its command line holds this server's workspace root).
+    markers = [n.encode() for _, n in jobs] + [str(server.root).encode()]
+    assert srv.processes_holding(markers) == [], "processes left after the last response"
     print(f"20 requests from 5 tenants in {elapsed:.2f} s")
 
 
-def test_bad_input_leaves_the_server_up_and_the_tenants_intact(server_factory, selected_env):
-    server = server_factory(None, extra_env=selected_env)
+def test_bad_input_leaves_the_server_up_and_the_tenants_intact(server_factory):
+    server = server_factory(None)
     sentinel = server.base / "sentinel"
     sentinel.write_text("untouched")
     with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -224,3 +221,71 @@ def test_an_isolation_failure_is_a_503_with_the_reason_in_the_log_only(server_fa
     log = server.log_text()
     assert "launcher refused" in log and "network" in log, log
     assert server.alive()
+
+
+def in_gvisor(probe, user=None):
+    """The server and its client inside one gVisor sandbox (runsc do: the host's files under
+    a throw-away overlay, loopback only), as root or as an unprivileged user; the backend is
+    what the probe selects in there, as the entrypoint would. `find` is bounded to /tmp
+    (the workspaces' file system) because a whole-tree walk through gVisor's gofer outlasts
+    the time limit; the sandbox's own /root is opened (in the overlay only) so another uid
+    can run this Python."""
+    argv = ["runsc", "--network=none", "do", sys.executable, str(Path(srv.__file__)), "--probe", probe,
+            "--find-top", "/tmp"]
+    if user is not None:
+        argv += ["--user", str(user), "--open-dir", "/root"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=150, cwd=str(Path(srv.__file__).parent))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+GVISOR_ROOT_CHOWN = pytest.mark.xfail(strict=True, reason="probe launch on main 59195c2 under gVisor as root: every uid "
+                                     "launch is refused at 'chown <workspace> to uid N' with EBADF (the server answers 503, "
+                                     "fail closed); remove this marker when the uid backend launches there")
+
+
+@pytest.mark.parametrize("user", [pytest.param(None, marks=GVISOR_ROOT_CHOWN), 65534], ids=["gvisor-root", "gvisor-unprivileged"])
+def test_tenant_b_against_tenant_a_under_gvisor(user, probe):
+    o = in_gvisor(probe, user)
+    assert o["backend"] == ("uid" if user is None else "directories"), "what the probe selects in gVisor"
+    try:
+        judge(o)
+    except AssertionError:
+        print(o["log"][-4000:])
+        raise
+
+
+# The layer that makes each backend what it claims (launch-status/1 layer names).
+DEFINING_LAYER = {"landlock": "landlock", "uid": "per-tenant uid"}
+
+
+@pytest.mark.xfail(strict=True, reason="probe launch on main 59195c2 fails open: with ISOLATION_BACKEND=landlock or uid "
+                   "and no other ISOLATION_* fact, it runs the command as the server's uid (root) without Landlock or "
+                   "a uid switch and reports that backend; remove this marker when it refuses (125) or applies the layer")
+@pytest.mark.parametrize("backend", ["landlock", "uid"])
+def test_a_backend_named_without_its_verified_facts_fails_closed(backend, server_factory):
+    """A server given only ISOLATION_BACKEND (no facts from `probe --format env`) must not get
+    a tenant that runs as itself: the launcher refuses (503) or applies the backend's layer."""
+    server = server_factory(backend, isolation={})
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        r = srv.ask(client, "someone", "id -u")
+    if r["http"] == 503:
+        return
+    assert r["http"] == 200, r
+    layers = r["agent"]["layers"]
+    assert any(l.startswith(DEFINING_LAYER[backend]) for l in layers), f"backend {backend} without its layer: {layers}"
+    assert r["content"][0]["text"].strip() != "0", "the tenant runs as root"
+
+
+@pytest.mark.xfail(strict=True, reason="probe launch on main 59195c2 never returns once --time-limit expires (it polls "
+                   "with SIGTERM blocked); the server then kills it itself and answers 504")
+def test_the_time_limit_ends_the_agent_and_its_processes(server_factory):
+    server = server_factory(None, extra_env={"AGENT_TIME_LIMIT": "2"})
+    marker = f"overtime-{os.getpid()}"
+    started = time.monotonic()
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        r = srv.ask(client, "someone", f"sleep 30; echo {marker}")
+    elapsed = time.monotonic() - started
+    assert r["http"] == 200 and r["agent"]["timed_out"] and r["agent"]["exit_status"] == 124, r
+    assert elapsed < 6, f"answered after {elapsed:.1f} s for a 2 s limit"
+    assert srv.processes_holding([marker.encode(), str(server.root).encode()]) == []
