@@ -289,3 +289,41 @@ def test_the_time_limit_ends_the_agent_and_its_processes(server_factory):
     assert r["http"] == 200 and r["agent"]["timed_out"] and r["agent"]["exit_status"] == 124, r
     assert elapsed < 6, f"answered after {elapsed:.1f} s for a 2 s limit"
     assert srv.processes_holding([marker.encode(), str(server.root).encode()]) == []
+
+
+def test_the_container_entrypoint_starts_the_server(probe, tmp_path):
+    """examples/container/entrypoint.sh then the server, as the image runs them (as a plain
+    process here): the server gets the exported ISOLATION_* and launches with that backend."""
+    base = Path(srv.tempfile.mkdtemp(prefix="agent-server-test."))
+    os.chmod(base, 0o755)
+    port = srv.free_port()
+    env = dict(PATH=os.environ["PATH"], PROBE=probe, ISOLATION_MINIMUM="uid", ISOLATION_ENV_FILE=str(base / "isolation.env"),
+               ISOLATION_WORKSPACE_ROOT=str(base / "workspaces"), AGENT_SERVER_STATE=str(base / "state"),
+               AGENT_COMMAND=f"/bin/sh {srv.AGENT}", AGENT_RO_BINDS=str(srv.AGENT.parent))
+    (base / "workspaces").mkdir(mode=0o711)
+    log = open(base / "log", "w+")
+    proc = subprocess.Popen(["sh", str(envs.REPO / "examples" / "container" / "entrypoint.sh"),
+                             sys.executable, "-m", "uvicorn", "server:app", "--app-dir", str(srv.SERVER_DIR),
+                             "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            cwd="/", start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(url + "/healthz", timeout=1).json()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, (base / "log").read_text()
+                time.sleep(0.1)
+        exported = dict(l.split("=", 1) for l in (base / "isolation.env").read_text().splitlines() if "=" in l)
+        assert health["backend"] == exported["ISOLATION_BACKEND"]
+        with httpx.Client(base_url=url, timeout=60) as client:
+            r = srv.ask(client, "someone", "echo \"$LOGNAME\"")
+        assert r["http"] == 200 and r["agent"]["backend"] == exported["ISOLATION_BACKEND"], r
+        assert "entrypoint: isolation backend" in (base / "log").read_text()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        srv.shutil.rmtree(base, ignore_errors=True)
