@@ -122,12 +122,27 @@ def judge(o):
     return got
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_tenant_b_against_tenant_a(backend, available, server_factory):
+# Facts withheld from the launcher to get a backend without a layer it would add here: what
+# it is on a kernel without Landlock (gVisor, older kernels) or where no uid switch works.
+NO_LANDLOCK = {"ISOLATION_LANDLOCK_ABI": None, "ISOLATION_HARDENING_LANDLOCK": "0"}
+NO_LAYERS = {**NO_LANDLOCK, "ISOLATION_UID_SWITCH": "0", "ISOLATION_HARDENING_PER_TENANT_UID": "0"}
+CASES = [pytest.param(b, {}, id=b) for b in BACKENDS] + [
+    pytest.param("uid", NO_LANDLOCK, id="uid-without-landlock"),
+    pytest.param("namespaces-shared-proc", NO_LAYERS, id="namespaces-shared-proc-alone"),
+]
+
+
+@pytest.mark.parametrize("backend,withheld", CASES)
+def test_tenant_b_against_tenant_a(backend, withheld, available, isolation, server_factory):
     if not available.get(backend):
-        pytest.fail(f"{backend} is not available here; test_an_unavailable_backend_is_a_503 covers that case")
-    server = server_factory(backend)
-    got = judge(srv.attack_scenario(server))
+        pytest.fail(f"{backend} is not available here; test_an_isolation_failure_is_a_503 covers refusals")
+    facts = {k: v for k, v in {**isolation, **withheld}.items() if v is not None}
+    server = server_factory(backend, isolation=facts)
+    o = srv.attack_scenario(server)
+    layers = o["setup"].get("agent", {}).get("layers", [])
+    if withheld:
+        assert not any(l.startswith("landlock") for l in layers), f"Landlock applied though withheld: {layers}"
+    got = judge(o)
     if backend == "directories":
         assert all(got.values()), "directories stops nothing"
         assert "no kernel isolation" in server.log_text(), "the server's log says it at start"
