@@ -187,10 +187,16 @@ def attack_scenario(server, find_top="/"):
         setup = ask(client, tok_a, f"echo {canary} > secret.txt && git init -q repo && cd repo && echo x > f && git add f"
                                    f" && git -c user.name=a -c user.email=a@a.invalid commit -qm {commit}"
                                    f" && git log --oneline && echo \"$LOGNAME\"")
+        if setup["http"] != 200:   # nothing launches: no scenario to play (the judge says why)
+            return {"backend": server.backend, "setup": setup, "replies": {}}
         with ThreadPoolExecutor(1) as pool:
-            sleeper = pool.submit(ask, client, tok_a, f"sleep 8; echo {marker}")
+            # A's process lives until the harness (root, outside every tenant) drops a file in
+            # A's workspace, so it is there for every attack and gone right after; 15 s at most.
+            sleeper = pool.submit(ask, client, tok_a, "i=0; while [ ! -e stop ] && [ $i -lt 150 ]; do sleep 0.1;"
+                                                      f" i=$((i+1)); done; echo {marker} $i")
             seen = wait_for_process(marker)
             replies = {name: ask(client, tok_b, prompt) for name, prompt in attacks.items()}
+            (root / a / "stop").touch()
             slept = sleeper.result()
     return {"backend": server.backend, "a": a, "b": b, "tok_a": tok_a, "tok_b": tok_b, "canary": canary,
             "commit": commit, "marker": marker, "tag": tag, "key": server.key.decode(), "root": str(root),

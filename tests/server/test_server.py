@@ -106,6 +106,7 @@ def check_controls(o):
     assert o["tok_b"] in own_text, "B's credential reached B's agent through --env"
     assert o["a_process_seen_by_harness"], "A's process was running during B's attacks"
     assert sleeper["agent"]["exit_status"] == 0 and o["marker"] in srv.text(sleeper)
+    assert int(srv.text(sleeper).split(o["marker"])[1].split()[0]) < 150, "A's process ended on the harness's word, after B's attacks"
     for name, reply in o["replies"].items():
         assert reply["http"] == 200, (name, reply)
     ps = srv.text(o["replies"]["ps"])
