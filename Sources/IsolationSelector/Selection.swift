@@ -34,11 +34,14 @@ public struct Selection: Equatable {
     public var parameters: [(String, String)]
     public var advice: String?
     public var warning: String?
+    /// What the chosen backend leaves open here beyond `doesNotProtect`: namespace kinds the
+    /// container refuses, each with the attacks it leaves open.
+    public var leftOpen: [String] = []
 
     public static func == (a: Selection, b: Selection) -> Bool {
         a.chosen == b.chosen && a.candidates == b.candidates && a.hardening == b.hardening
             && a.parameters.map { "\($0)=\($1)" } == b.parameters.map { "\($0)=\($1)" }
-            && a.advice == b.advice && a.warning == b.warning
+            && a.advice == b.advice && a.warning == b.warning && a.leftOpen == b.leftOpen
     }
 
     public var reason: String {

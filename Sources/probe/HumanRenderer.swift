@@ -14,6 +14,7 @@ struct HumanRenderer {
         out += "process:  uid \(e.uid) gid \(e.gid)\(e.isPID1 ? ", PID 1" : ""), cgroup \(e.cgroupVersion)"
         out += ", seccomp mode \(e.seccompMode.map(String.init) ?? "?") (\(e.seccompFilters.map(String.init) ?? "?") filters)"
         out += ", no_new_privs \(e.noNewPrivs.map { $0 ? "on" : "off" } ?? "?")\n"
+        if e.root.chrooted == true { out += "root:     chrooted (\(e.root.evidence))\n" }
         let caps = report.capabilities
         out += "caps:     \(caps.names(caps.effective).count) effective, CAP_SYS_ADMIN \(caps.hasEffective(CapabilitySets.sysAdmin) ? "held" : "missing")\n"
         let runtimes = report.runtimes.filter { $0.confidence != .no }
@@ -55,6 +56,7 @@ enum SelectionText {
         out += "  why:          \(s.reason)\n"
         out += "  protects:     \(s.chosen.protects)\n"
         out += "  does not:     \(s.chosen.doesNotProtect)\n"
+        for line in s.leftOpen { out += "  also open:    \(line)\n" }
         if let w = s.warning { out += style.paint("  WARNING:      directories only: \(w)", "33") + "\n" }
         out += "  alternatives:\n"
         for c in s.candidates where c.backend != s.chosen {

@@ -9,6 +9,7 @@ enum SelectionJSON {
             ("protects", .string(s.chosen.protects)),
             ("does_not_protect", .string(s.chosen.doesNotProtect)),
             ("warning", .optional(s.warning)),
+            ("left_open", .array(s.leftOpen.map(JSON.string))),
             ("advice", .optional(s.advice)),
             ("parameters", .object(s.parameters.map { ($0, .string($1)) })),
             ("candidates", .array(s.candidates.map { c in

@@ -20,6 +20,7 @@ public struct Errno: Error, Equatable, Hashable, CustomStringConvertible {
     public static let ENOSYS = Errno(rawValue: 38)
     public static let EOPNOTSUPP = Errno(rawValue: 95)
     public static let EUSERS = Errno(rawValue: 87)
+    public static let ECONNREFUSED = Errno(rawValue: 111)
 
     private static let names: [Int32: String] = [
         1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 7: "E2BIG", 9: "EBADF",
@@ -28,7 +29,7 @@ public struct Errno: Error, Equatable, Hashable, CustomStringConvertible {
         23: "ENFILE", 24: "EMFILE", 25: "ENOTTY", 28: "ENOSPC", 30: "EROFS", 31: "EMLINK",
         32: "EPIPE", 34: "ERANGE", 36: "ENAMETOOLONG", 38: "ENOSYS", 40: "ELOOP",
         61: "ENODATA", 75: "EOVERFLOW", 87: "EUSERS", 95: "EOPNOTSUPP", 97: "EAFNOSUPPORT",
-        110: "ETIMEDOUT",
+        110: "ETIMEDOUT", 111: "ECONNREFUSED",
     ]
 
     /// Symbolic name, or `E<number>` for values the table does not know.
