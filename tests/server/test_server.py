@@ -255,7 +255,7 @@ def in_gvisor(probe, user=None):
     return json.loads(done.stdout)
 
 
-GVISOR_ROOT_CHOWN = pytest.mark.xfail(strict=True, reason="probe launch on main 59195c2 under gVisor as root: every uid "
+GVISOR_ROOT_CHOWN = pytest.mark.xfail(strict=True, reason="probe launch on main (59195c2 to 5613562) under gVisor as root: every uid "
                                      "launch is refused at 'chown <workspace> to uid N' with EBADF (the server answers 503, "
                                      "fail closed); remove this marker when the uid backend launches there")
 
@@ -275,7 +275,7 @@ def test_tenant_b_against_tenant_a_under_gvisor(user, probe):
 DEFINING_LAYER = {"landlock": "landlock", "uid": "per-tenant uid"}
 
 
-@pytest.mark.xfail(strict=True, reason="probe launch on main 59195c2 fails open: with ISOLATION_BACKEND=landlock or uid "
+@pytest.mark.xfail(strict=True, reason="probe launch on main (59195c2 to 5613562) fails open: with ISOLATION_BACKEND=landlock or uid "
                    "and no other ISOLATION_* fact, it runs the command as the server's uid (root) without Landlock or "
                    "a uid switch and reports that backend; remove this marker when it refuses (125) or applies the layer")
 @pytest.mark.parametrize("backend", ["landlock", "uid"])
@@ -293,8 +293,6 @@ def test_a_backend_named_without_its_verified_facts_fails_closed(backend, server
     assert r["content"][0]["text"].strip() != "0", "the tenant runs as root"
 
 
-@pytest.mark.xfail(strict=True, reason="probe launch on main 59195c2 never returns once --time-limit expires (it polls "
-                   "with SIGTERM blocked); the server then kills it itself and answers 504")
 def test_the_time_limit_ends_the_agent_and_its_processes(server_factory):
     server = server_factory(None, extra_env={"AGENT_TIME_LIMIT": "2"})
     marker = f"overtime-{os.getpid()}"
