@@ -108,3 +108,15 @@ def test_help():
     done = policy("--help")
     for word in ("OVERVIEW", "USAGE", "OPTIONS", "EXIT CODES", "--tenant", "--workspace-root", "--backend", "--output"):
         assert word in done.stdout
+
+
+def test_tenant_ids_are_judged_like_the_launcher_judges_them(tmp_path):
+    """One implementation: an id probe policy refuses (2) the launcher refuses (125), and the reverse."""
+    root = tmp_path / "ws"
+    root.mkdir(mode=0o755)
+    for tenant, ok in (("a", True), ("t-7f3a9c_x", True), ("z" * 63, True), ("", False), ("-a", False),
+                       ("A", False), ("a.b", False), ("a/b", False), ("z" * 64, False)):
+        pol = policy("--agent", "claude-code", "--tenant", tenant, "--backend", "directories", check=False)
+        launch = subprocess.run([envs.probe_binary(), "launch", "--tenant", tenant, "--backend", "directories",
+                                 "--workspace-root", str(root), "--", "true"], capture_output=True, text=True, timeout=30)
+        assert (pol.returncode, launch.returncode) == ((0, 0) if ok else (2, 125)), (tenant, pol.stderr, launch.stderr)
