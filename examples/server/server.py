@@ -211,7 +211,8 @@ def create_app(cfg=None):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not TOKEN.fullmatch(token):
             return error(401, "authentication_error", "an Authorization: Bearer <token> header is required")
-        if int(request.headers.get("content-length") or 0) > cfg.max_body:
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > cfg.max_body:
             return error(413, "request_too_large", f"the body is limited to {cfg.max_body} bytes")
         raw = bytearray()
         async for chunk in request.stream():
