@@ -67,6 +67,9 @@ def leaks(o):
         "A11 the server's HMAC key": o["key"] in r["server_key"],
         "A12/A13 A's process and command line in ps": o["marker"] in r["ps"],
         "A14 A's credential from /proc/*/environ": o["tok_a"] in r["environ"],
+        # Only replies to prompts that do not name A's id (an error message echoes its path).
+        "A02/A13 A's tenant id anywhere in B's output": any(o["a"] in text for name, text in r.items()
+                                                           if o["a"] not in o["prompts"][name]),
     }
 
 
@@ -78,16 +81,19 @@ def expected_leaks(backend, o):
     proc_readable = o["a_process_seen_by_harness"] and any(
         line.strip().isdigit() for line in srv.text(o["replies"]["proc_ls"]).splitlines())
     files_open = backend == "directories"
+    processes_open = backend in ("namespaces-shared-proc", "uid", "directories") or (backend == "landlock" and proc_readable)
     return {
         "A01 cat A's canary by path": files_open,
         "A01 find / locates A's file": files_open,
         "A01 git log of A's repository": files_open,
         "A02 ls of the root shows A's id": files_open,
         "A11 the server's HMAC key": files_open,
-        "A12/A13 A's process and command line in ps": backend in ("namespaces-shared-proc", "uid", "directories")
-        or (backend == "landlock" and proc_readable),
+        "A12/A13 A's process and command line in ps": processes_open,
         "A14 A's credential from /proc/*/environ": backend == "directories"
         or (backend == "namespaces-shared-proc" and not any(l == "per-tenant uid" or l.startswith("landlock") for l in layers)),
+        # Where A's processes are visible, so is the command line of A's launcher,
+        # `probe launch --tenant <A's id> ...`: the id is not a secret there.
+        "A02/A13 A's tenant id anywhere in B's output": files_open or processes_open,
     }
 
 
