@@ -9,6 +9,7 @@ these tests cannot drift apart.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -245,14 +246,17 @@ def test_an_isolation_failure_is_a_503_with_the_reason_in_the_log_only(server_fa
     assert server.alive()
 
 
-def in_gvisor(probe, user=None):
+RUNSC_20240729 = envs.RUNSC_20240729
+
+
+def in_gvisor(runsc, probe, user=None):
     """The server and its client inside one gVisor sandbox (runsc do: the host's files under
     a throw-away overlay, loopback only), as root or as an unprivileged user; the backend is
     what the probe selects in there, as the entrypoint would. `find` is bounded to /tmp
     (the workspaces' file system) because a whole-tree walk through gVisor's gofer outlasts
     the time limit; the sandbox's own /root is opened (in the overlay only) so another uid
     can run this Python."""
-    argv = ["runsc", "--network=none", "do", sys.executable, str(Path(srv.__file__)), "--probe", probe,
+    argv = [runsc, "--network=none", "do", sys.executable, str(Path(srv.__file__)), "--probe", probe,
             "--find-top", "/tmp"]
     if user is not None:
         argv += ["--user", str(user), "--open-dir", "/root"]
@@ -261,19 +265,25 @@ def in_gvisor(probe, user=None):
     return json.loads(done.stdout)
 
 
-GVISOR_ROOT_CHOWN = pytest.mark.xfail(strict=True, reason="probe launch on main (59195c2 to 5613562) under gVisor as root: every uid "
-                                     "launch is refused at 'chown <workspace> to uid N' with EBADF (the server answers 503, "
-                                     "fail closed); remove this marker when the uid backend launches there")
+GVISOR_ROOT_CHOWN = pytest.mark.xfail(strict=True, reason="probe launch on main (59195c2 to 5613562) under gVisor "
+                                      "20221219 as root: every uid launch is refused at 'chown <workspace> to uid N' "
+                                      "with EBADF (the server answers 503, fail closed); remove this marker when the "
+                                      "uid backend launches there")
 
 
-@pytest.mark.parametrize("user", [pytest.param(None, marks=GVISOR_ROOT_CHOWN), 65534], ids=["gvisor-root", "gvisor-unprivileged"])
-def test_tenant_b_against_tenant_a_under_gvisor(user, probe):
-    o = in_gvisor(probe, user)
-    assert o["backend"] == ("uid" if user is None else "directories"), "what the probe selects in gVisor"
+@pytest.mark.parametrize("runsc,user", [
+    pytest.param("runsc", None, marks=GVISOR_ROOT_CHOWN, id="gvisor-20221219-root"),
+    pytest.param("runsc", 65534, id="gvisor-20221219-unprivileged"),
+    pytest.param(RUNSC_20240729, None, id="gvisor-20240729-root"),
+    pytest.param(RUNSC_20240729, 65534, id="gvisor-20240729-unprivileged"),
+])
+def test_tenant_b_against_tenant_a_under_gvisor(runsc, user, probe):
+    assert os.access(runsc, os.X_OK) or shutil.which(runsc), f"{runsc} is missing (scripts/test fetches it)"
+    o = in_gvisor(runsc, probe, user)
     try:
         judge(o)
     except AssertionError:
-        print(o["log"][-4000:])
+        print(o.get("log", "")[-4000:])
         raise
 
 
