@@ -53,9 +53,9 @@ public struct ClaudeCodePolicy {
         }
         self.allow = allow
 
-        var deny = [PermissionRule.read(try AbsolutePath("/proc")), .edit(try AbsolutePath("/proc"))]
-        for p in protectedPaths { deny += [.read(p), .edit(p)] }
-        deny += [.tool("WebFetch"), .tool("mcp__*"), .tool("Cd"), .parameter("Bash", "dangerouslyDisableSandbox", "true")]
+        // The machine-wide denies again: the per-tenant file must hold on its own when no
+        // managed file was installed.
+        var deny = try ManagedPolicy.deny(protectedPaths: protectedPaths)
         if !backend.hidesOtherProcesses {
             deny += ["ps", "pgrep"].map { PermissionRule.bash(prefix: $0) }
         }

@@ -14,6 +14,7 @@ enum PolicyCommand {
         var protected: [String] = []
         var output: String?
         var json = false
+        var managed = false
         var help = false
     }
 
@@ -26,6 +27,7 @@ enum PolicyCommand {
     binds them, and the output says so every time.
 
     USAGE: probe policy --agent claude-code --tenant <id> [options]
+           probe policy --agent claude-code --managed [--protect <dir>]... [--output <file>]
 
     OPTIONS:
       --agent <name>            The agent CLI: claude-code (the only one so far).
@@ -41,6 +43,9 @@ enum PolicyCommand {
                                 rename; mode 0644) and print the flags and notes.
       --json                    One JSON object on standard output (schema agent-policy/1):
                                 settings, flags, environment, warnings, cannot_prevent.
+      --managed                 Instead of a tenant's file: the machine-wide managed
+                                settings (/etc/claude-code/managed-settings.json), the rules
+                                true for every tenant, for an image built as root.
       -h, --help                Show this help.
 
     Without --output or --json the settings JSON goes to standard output and the flags and
@@ -66,6 +71,7 @@ enum PolicyCommand {
         do {
             guard let agent = a.agent else { throw PolicyError("--agent is required (claude-code)") }
             guard agent == "claude-code" else { throw PolicyError("unknown agent '\(agent)'; known: claude-code") }
+            if a.managed { return managed(a) }
             guard let tenantText = a.tenant else { throw PolicyError("--tenant is required") }
             let tenant = try TenantID(tenantText)
             let rootText = a.workspaceRoot ?? environment("ISOLATION_WORKSPACE_ROOT") ?? "/workspaces"
@@ -108,6 +114,25 @@ enum PolicyCommand {
         return 0
     }
 
+    /// `--managed`: the machine-wide file; no tenant, no flags.
+    static func managed(_ a: Arguments) -> Int32 {
+        let text: String
+        do {
+            guard a.tenant == nil, a.backend == nil, a.workspaceRoot == nil, !a.json else {
+                throw PolicyError("--managed takes only --protect and --output: it names no tenant, backend or workspace")
+            }
+            text = try ManagedPolicy.settings(protectedPaths: try a.protected.map(AbsolutePath.init)).serialized() + "\n"
+        } catch {
+            Console.error("probe policy: \(error)")
+            return 2
+        }
+        do { try Console.emit(text, to: a.output) } catch {
+            Console.error("probe policy: \(error)")
+            return 1
+        }
+        return 0
+    }
+
     static func parse(_ args: [String]) throws -> Arguments {
         var a = Arguments()
         var i = 0
@@ -134,6 +159,7 @@ enum PolicyCommand {
             case "--protect": a.protected.append(try value())
             case "-o", "--output": a.output = try value()
             case "--json": a.json = true
+            case "--managed": a.managed = true
             default: throw PolicyError("unknown option '\(arg)' (see probe policy --help)")
             }
             i += 1

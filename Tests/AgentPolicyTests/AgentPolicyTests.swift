@@ -90,6 +90,19 @@ final class AgentPolicyTests: XCTestCase {
         XCTAssertEqual(flags.last, "dontAsk", "no variadic flag last: nothing after it is swallowed")
     }
 
+    func testTheManagedDeniesAreInEveryTenantsFileToo() throws {
+        let protect = [try AbsolutePath("/var/lib/agent-server")]
+        let managed = try ManagedPolicy.deny(protectedPaths: protect)
+        for rule in managed { XCTAssertEqual(PermissionRule.problems(rule.description), [], "\(rule)") }
+        for backend in Backend.allCases {
+            let p = try policy(backend, protect: ["/var/lib/agent-server"])
+            XCTAssertTrue(managed.allSatisfy(p.deny.contains), "\(backend.name): the tenant file holds without the managed one")
+        }
+        let settings = try ManagedPolicy.settings(protectedPaths: protect)
+        XCTAssertEqual(settings["allowManagedHooksOnly"]?.bool, true)
+        XCTAssertEqual(settings["requiredMinimumVersion"]?.string, "2.1.228")
+    }
+
     func testAProtectedPathHoldingTheWorkspaceIsRefused() {
         XCTAssertThrowsError(try policy(.uid, protect: ["/workspaces"]))
         XCTAssertThrowsError(try policy(.uid, protect: ["/"]))

@@ -74,6 +74,17 @@ def test_the_settings_validate_and_follow_the_grammar(backend, tmp_path):
     assert said == ((True, True) if backend == "directories" else (False, False))
 
 
+def test_the_managed_file_validates_and_follows_the_grammar(tmp_path):
+    out = tmp_path / "managed-settings.json"
+    policy("--agent", "claude-code", "--managed", "--protect", "/var/lib/agent-server", "--output", str(out))
+    managed = json.loads(out.read_text())
+    jsonschema.Draft7Validator(SCHEMA).validate(managed)
+    assert managed["allowManagedHooksOnly"] is True and managed["disableAllHooks"] is True
+    assert [r for r in managed["permissions"]["deny"] if grammar_problems(r)] == []
+    assert "Read(//var/lib/agent-server/**)" in managed["permissions"]["deny"]
+    assert policy("--agent", "claude-code", "--managed", "--tenant", "abc", check=False).returncode == 2
+
+
 def test_directories_says_it_in_every_output_mode(tmp_path):
     base = ["--agent", "claude-code", "--tenant", "abc", "--backend", "directories"]
     for extra in ([], ["--json"], ["--output", str(tmp_path / "s.json")], ["--output", str(tmp_path / "s.json"), "--json"]):
