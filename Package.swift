@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "NamespaceProbe", targets: ["NamespaceProbe"]),
         .library(name: "IsolationSelector", targets: ["IsolationSelector"]),
         .library(name: "IsolationLauncher", targets: ["IsolationLauncher"]),
+        .library(name: "AgentPolicy", targets: ["AgentPolicy"]),
     ],
     targets: [
         // static inline wrappers for the _GNU_SOURCE APIs and constants the Glibc module hides.
@@ -17,11 +18,14 @@ let package = Package(
         .target(name: "IsolationSelector", dependencies: ["NamespaceProbe"]),
         // probe launch: applies the layers the selection names to one tenant's command.
         .target(name: "IsolationLauncher", dependencies: ["NamespaceProbe", "IsolationSelector", "CNamespaceProbe"]),
-        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "IsolationLauncher"]),
+        // Per-tenant agent CLI settings (`probe policy`): pure rule generation; the tenant id is the launcher's type.
+        .target(name: "AgentPolicy", dependencies: ["IsolationLauncher", "IsolationSelector", "NamespaceProbe"]),
+        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "IsolationLauncher", "AgentPolicy"]),
         // Tests read fixtures and matrix/ through #filePath: plain files, no bundle.
         .testTarget(name: "NamespaceProbeTests", dependencies: ["NamespaceProbe"], exclude: ["Fixtures"]),
         .testTarget(name: "IsolationSelectorTests", dependencies: ["IsolationSelector", "NamespaceProbe"]),
         .testTarget(name: "ProbeCLITests", dependencies: ["NamespaceProbe", "probe"]),
         .testTarget(name: "IsolationLauncherTests", dependencies: ["IsolationLauncher", "NamespaceProbe", "IsolationSelector"]),
+        .testTarget(name: "AgentPolicyTests", dependencies: ["AgentPolicy", "IsolationLauncher", "IsolationSelector", "NamespaceProbe"]),
     ]
 )

@@ -59,6 +59,7 @@ func runProbe() -> Int32 {
 func runCommand(_ args: [String]) -> Int32 {
     switch args.first {
     case "launch": return LaunchCommand.run(Array(args.dropFirst()))
+    case "policy": return PolicyCommand.run(Array(args.dropFirst()))
     default: return runProbe()
     }
 }
