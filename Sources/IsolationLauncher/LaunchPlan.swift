@@ -39,6 +39,14 @@ public struct LaunchPlan: Equatable {
         }
         let order: [NamespaceKind] = [.pid, .mnt, .net, .ipc, .uts]
         let kinds = !namespaced ? [] : order.filter { facts.namespaces.contains($0) && ($0 != .net || net == .none) }
+        // A backend named without the fact of its own layer (an env file cut short) is not
+        // verified: running it would fail open.
+        if backend == .landlock && facts.landlockABI == nil {
+            throw LaunchRefusal.usage("backend landlock without ISOLATION_LANDLOCK_ABI: \(facts.source) does not say Landlock was enforced here; export every line of `probe --format env`")
+        }
+        if backend == .uid && !facts.uidSwitch {
+            throw LaunchRefusal.usage("backend uid without ISOLATION_UID_SWITCH=1: \(facts.source) does not say a uid switch was verified here; export every line of `probe --format env`")
+        }
         let kernelLayers = backend != .directories
         let perTenantUID = kernelLayers && facts.uidSwitch
         if launcherUID == 0 && !perTenantUID {

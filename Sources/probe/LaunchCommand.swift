@@ -32,6 +32,7 @@ enum LaunchCommand {
             return 125
         }
         if o.showHelp { print(help); return 0 }
+        scrubCommandLine()
         let inherited = environment()
         do {
             guard let tenantText = o.tenant else { throw UsageError("--tenant ID is required (see probe launch --help)") }
@@ -88,6 +89,20 @@ enum LaunchCommand {
         }
         if let path = o.statusPath {
             do { try Console.emit(text, to: path) } catch { Console.error("probe launch: \(error)") }
+        }
+    }
+
+    /// Zeroes the arguments after `probe launch` in this process's own argv memory, which is
+    /// what /proc/PID/cmdline shows: without a pid namespace of their own, other tenants can
+    /// read that file, and it names the tenant, its workspace and any --env NAME=VALUE. (A
+    /// reader fast enough can still see it in the first milliseconds: secrets belong in
+    /// --env NAME.)
+    static func scrubCommandLine() {
+        let argc = Int(CommandLine.argc)
+        guard argc > 2 else { return }
+        for i in 2..<argc {
+            guard let arg = CommandLine.unsafeArgv[i] else { continue }
+            memset(arg, 0, strlen(arg))
         }
     }
 

@@ -58,14 +58,22 @@ final class LaunchPlanTests: XCTestCase {
     }
 
     func testATenantNeverRunsAsRoot() throws {
-        let f = try facts(["ISOLATION_BACKEND": "namespaces", "ISOLATION_AVAILABLE": "namespaces,landlock,uid,directories", "ISOLATION_UID_SWITCH": "1"])
+        let f = try facts(["ISOLATION_BACKEND": "namespaces", "ISOLATION_AVAILABLE": "namespaces,landlock,uid,directories", "ISOLATION_UID_SWITCH": "1",
+                           "ISOLATION_LANDLOCK_ABI": "6"])
         XCTAssertThrowsError(try LaunchPlan.make(requested: .directories, network: nil, facts: f, launcherUID: 0)) { error in
             XCTAssertTrue("\(error)".contains("uid 0") && "\(error)".contains("--backend uid"), "\(error)")
         }
         XCTAssertTrue(try LaunchPlan.make(requested: .landlock, network: nil, facts: f, launcherUID: 0).perTenantUID)
-        let noSwitch = try facts(["ISOLATION_BACKEND": "landlock", "ISOLATION_AVAILABLE": "landlock,directories"])
+        let noSwitch = try facts(["ISOLATION_BACKEND": "landlock", "ISOLATION_AVAILABLE": "landlock,directories", "ISOLATION_LANDLOCK_ABI": "6"])
         XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: nil, facts: noSwitch, launcherUID: 0))
         XCTAssertNoThrow(try LaunchPlan.make(requested: .directories, network: nil, facts: noSwitch, launcherUID: 1000))
+    }
+
+    func testABackendWithoutTheFactOfItsLayerIsRefused() throws {
+        // Found by the server tests: ISOLATION_BACKEND=uid alone ran the tenant as the launcher.
+        XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: nil, facts: try facts(["ISOLATION_BACKEND": "uid"]), launcherUID: 1000))
+        XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: nil, facts: try facts(["ISOLATION_BACKEND": "landlock"]), launcherUID: 1000))
+        XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: nil, facts: try facts(["ISOLATION_BACKEND": "namespaces"]), launcherUID: 0))
     }
 
     func testFactsFromAnOldEnvFileKnowOnlyTheChosenBackend() throws {

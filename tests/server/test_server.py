@@ -265,14 +265,8 @@ def in_gvisor(runsc, probe, user=None):
     return json.loads(done.stdout)
 
 
-GVISOR_ROOT_CHOWN = pytest.mark.xfail(strict=True, reason="probe launch on main (59195c2 to 5613562) under gVisor "
-                                      "20221219 as root: every uid launch is refused at 'chown <workspace> to uid N' "
-                                      "with EBADF (the server answers 503, fail closed); remove this marker when the "
-                                      "uid backend launches there")
-
-
 @pytest.mark.parametrize("runsc,user", [
-    pytest.param("runsc", None, marks=GVISOR_ROOT_CHOWN, id="gvisor-20221219-root"),
+    pytest.param("runsc", None, id="gvisor-20221219-root"),
     pytest.param("runsc", 65534, id="gvisor-20221219-unprivileged"),
     pytest.param(RUNSC_20240729, None, id="gvisor-20240729-root"),
     pytest.param(RUNSC_20240729, 65534, id="gvisor-20240729-unprivileged"),
@@ -291,9 +285,6 @@ def test_tenant_b_against_tenant_a_under_gvisor(runsc, user, probe):
 DEFINING_LAYER = {"landlock": "landlock", "uid": "per-tenant uid"}
 
 
-@pytest.mark.xfail(strict=True, reason="probe launch on main (59195c2 to 5613562) fails open: with ISOLATION_BACKEND=landlock or uid "
-                   "and no other ISOLATION_* fact, it runs the command as the server's uid (root) without Landlock or "
-                   "a uid switch and reports that backend; remove this marker when it refuses (125) or applies the layer")
 @pytest.mark.parametrize("backend", ["landlock", "uid"])
 def test_a_backend_named_without_its_verified_facts_fails_closed(backend, server_factory):
     """A server given only ISOLATION_BACKEND (no facts from `probe --format env`) must not get
