@@ -15,6 +15,8 @@ public struct LaunchPlan: Equatable {
     public var perTenantUID: Bool
     public var landlockABI: Int?
     public var seccompFilter: Bool
+    /// False where any uid can read other processes' /proc/PID/environ (measured).
+    public var environGuarded = true
 
     public var usesNamespaces: Bool { backend == .namespaces || backend == .namespacesSharedProc }
 
@@ -55,8 +57,10 @@ public struct LaunchPlan: Equatable {
                 + (facts.available.contains(.uid) ? "use --backend uid or stronger (a per-tenant uid was verified here), or run the server as a non-root user"
                    : "no per-tenant uid was verified here: run the server as a non-root user"))
         }
-        return LaunchPlan(backend: backend, network: net, namespaces: kinds, userNamespace: namespaced && facts.userNamespace,
+        var plan = LaunchPlan(backend: backend, network: net, namespaces: kinds, userNamespace: namespaced && facts.userNamespace,
                           proc: backend == .namespaces ? .fresh : .container, perTenantUID: perTenantUID,
                           landlockABI: kernelLayers ? facts.landlockABI : nil, seccompFilter: facts.seccompFilter)
+        plan.environGuarded = facts.environGuarded
+        return plan
     }
 }

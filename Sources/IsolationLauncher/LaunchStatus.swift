@@ -157,6 +157,9 @@ public enum NetworkExposure {
             open.append("other tenants' processes and command lines in /proc (A12, A13)")
             open.append("the names of other tenants in the workspace root, unless its mode is 0711 (A02)")
         }
+        if !plan.environGuarded && (!plan.usesNamespaces || plan.proc == .container) {
+            open.append(Selector.unguardedEnviron)
+        }
         if plan.backend == .directories {
             open.append("every file, process and socket the server's uid can reach: any program the tenant runs reads what the server's uid can read")
         }

@@ -13,6 +13,8 @@ public struct VerifiedFacts: Equatable {
     public var landlockABI: Int?
     public var uidSwitch: Bool
     public var seccompFilter: Bool
+    /// False where the probe read another uid's /proc/PID/environ (gVisor 20221219).
+    public var environGuarded = true
     /// Where the facts came from, for messages and the status.
     public var source: String
 
@@ -50,10 +52,12 @@ public struct VerifiedFacts: Equatable {
                 return k
             }
         }
-        return VerifiedFacts(chosen: chosen, available: available, userNamespace: values["ISOLATION_USER_NAMESPACE"] == "1", namespaces: kinds,
+        var facts = VerifiedFacts(chosen: chosen, available: available, userNamespace: values["ISOLATION_USER_NAMESPACE"] == "1", namespaces: kinds,
                              landlockABI: values["ISOLATION_LANDLOCK_ABI"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil },
                              uidSwitch: values["ISOLATION_UID_SWITCH"] == "1",
                              seccompFilter: values["ISOLATION_HARDENING_SECCOMP_FILTER"] == "1", source: source)
+        facts.environGuarded = values["ISOLATION_ENVIRON_GUARDED"] != "0"
+        return facts
     }
 
     public static func from(_ selection: Selection, source: String) throws -> VerifiedFacts {

@@ -23,8 +23,13 @@ public enum Selector {
         if chosen == .namespaces || chosen == .namespacesSharedProc, let mode = chosen == .namespaces ? chain.full : chain.sharedProc {
             selection.leftOpen = SandboxChainProbe.namespaces.filter { !mode.kinds.contains($0) }.map(missingKind)
         }
+        if report.identitySwitch.facts[IdentitySwitchProbe.environGuardedFact] == "0", [.namespacesSharedProc, .landlock, .uid].contains(chosen) {
+            selection.leftOpen.append(unguardedEnviron)
+        }
         return selection
     }
+
+    public static let unguardedEnviron = "other tenants' environments in /proc/PID/environ, their tokens included: this kernel lets any uid read them (measured by the uid switch probe; gVisor 20221219 does) (A14)"
 
     /// What a namespace kind the container refuses leaves open (attack ids of the catalogue).
     static func missingKind(_ kind: NamespaceKind) -> String {
@@ -110,6 +115,7 @@ public enum Selector {
             p.append(("ISOLATION_LANDLOCK_ABI", String(r.landlockABI ?? 0)))
         }
         p.append(("ISOLATION_UID_SWITCH", r.identitySwitch.verdict == .ok ? "1" : "0"))
+        if let guarded = r.identitySwitch.facts[IdentitySwitchProbe.environGuardedFact] { p.append(("ISOLATION_ENVIRON_GUARDED", guarded)) }
         p.append(("ISOLATION_PROBE_UID", String(r.environment.uid)))
         if let target = r.identitySwitch.facts["target_uid"] { p.append(("ISOLATION_TENANT_UID_PROBED", target)) }
         for h in hardening {

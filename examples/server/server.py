@@ -280,6 +280,7 @@ def create_app(cfg=None):
                 "timed_out": timed_out,
                 "backend": status.get("backend"),
                 "layers": [l.get("name") for l in status.get("layers", []) if l.get("applied")],
+                "left_open": status.get("reopened", []),
                 "duration_ms": round(elapsed * 1000),
             },
         }

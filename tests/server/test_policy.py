@@ -2,6 +2,7 @@
 (vendored in tests/data), every rule follows the CLI's real grammar, and under directories
 the output says, every time, that there is no kernel isolation."""
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -128,6 +129,8 @@ def test_tenant_ids_are_judged_like_the_launcher_judges_them(tmp_path):
     for tenant, ok in (("a", True), ("t-7f3a9c_x", True), ("z" * 63, True), ("", False), ("-a", False),
                        ("A", False), ("a.b", False), ("a/b", False), ("z" * 64, False)):
         pol = policy("--agent", "claude-code", "--tenant", tenant, "--backend", "directories", check=False)
-        launch = subprocess.run([envs.probe_binary(), "launch", "--tenant", tenant, "--backend", "directories",
+        # As root, directories would make the tenant uid 0, which the launcher refuses.
+        launch = subprocess.run([envs.probe_binary(), "launch", "--tenant", tenant,
+                                 "--backend", "directories" if os.geteuid() else "namespaces",
                                  "--workspace-root", str(root), "--", "true"], capture_output=True, text=True, timeout=30)
         assert (pol.returncode, launch.returncode) == ((0, 0) if ok else (2, 125)), (tenant, pol.stderr, launch.stderr)
