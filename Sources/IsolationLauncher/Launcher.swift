@@ -48,6 +48,7 @@ public enum Launcher {
         }
         defer { close(area.rootFD) }
         status.area(area, tenantIDs: tenantIDs)
+        let sweep = tenantIDs != nil && !plan.usesNamespaces ? TenantSweep.begin(rootFD: area.rootFD, tenant: request.tenant) : nil
         let environment: [String]
         do {
             environment = try TenantEnvironment.build(tenant: request.tenant, home: area.home,
@@ -121,9 +122,10 @@ public enum Launcher {
                                     deadline: request.timeLimitMillis.map { start + Int64($0) * 1000 })
         supervisor.run()
         DescendantReaper.killAll()
+        let swept = zip(sweep.map { [$0] } ?? [], tenantIDs.map { [$0] } ?? []).map { $0.end(uid: $1.uid, gid: $1.gid) }
 
         // 4. What happened.
-        let steps = supervisor.records.sections[SandboxedChild.section]?.steps ?? []
+        let steps = (supervisor.records.sections[SandboxedChild.section]?.steps ?? []) + swept
         status.steps = steps
         status.totalMicros = Clock.nowMicros() - start
         var result = LaunchResult(exitCode: supervisor.exitCode ?? 125, status: status, message: nil)
