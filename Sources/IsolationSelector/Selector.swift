@@ -19,7 +19,23 @@ public enum Selector {
             : nil
         return Selection(chosen: chosen, candidates: candidates, hardening: hardening,
                          parameters: parameters(chosen, report, chain, hardening), advice: advice,
-                         warning: chosen == .directories ? Backend.directories.doesNotProtect : nil)
+                         warning: chosen == .directories ? directoriesWarning : nil,
+                         context: context(chosen, report, hardening))
+    }
+
+    static let directoriesWarning = "any interpreter the agent runs (python, node, bash) reads whatever the shared uid can read: no kernel-enforced isolation"
+
+    /// The layers `probe launch` adds to the chosen backend when they were observed to work
+    /// (launch contract: per-tenant uid and Landlock under namespaces, the uid under landlock).
+    static func context(_ b: Backend, _ r: Report, _ hardening: [Hardening]) -> IsolationContext {
+        let has = { (name: String) in hardening.contains { $0.name == name && $0.available } }
+        let abi = has("landlock") ? r.landlockABI ?? 1 : nil
+        switch b {
+        case .namespaces, .namespacesSharedProc, .landlock:
+            return IsolationContext(backend: b, perTenantUid: has("per-tenant uid"), landlockABI: abi, seccomp: has("seccomp filter"))
+        case .uid, .directories:
+            return IsolationContext(backend: b, seccomp: has("seccomp filter"))
+        }
     }
 
     static func requirements(_ backend: Backend, _ r: Report, _ chain: ChainEvidence) -> [Shortfall] {

@@ -53,8 +53,8 @@ enum SelectionText {
     static func render(_ s: Selection, style: Style) -> String {
         var out = style.bold("selected: \(s.chosen.name)") + "\n"
         out += "  why:          \(s.reason)\n"
-        out += "  protects:     \(s.chosen.protects)\n"
-        out += "  does not:     \(s.chosen.doesNotProtect)\n"
+        out += "  protects:     \(s.protects)\n"
+        out += "  does not:     \(s.doesNotProtect)\n"
         if let w = s.warning { out += style.paint("  WARNING:      directories only: \(w)", "33") + "\n" }
         out += "  alternatives:\n"
         for c in s.candidates where c.backend != s.chosen {
