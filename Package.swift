@@ -14,10 +14,13 @@ let package = Package(
         .target(name: "CNamespaceProbe"),
         .target(name: "NamespaceProbe", dependencies: ["CNamespaceProbe"]),
         .target(name: "IsolationSelector", dependencies: ["NamespaceProbe"]),
-        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector"]),
+        // probe verify: tenant A's canaries and tenant B's attacks (internal modes of the binary).
+        .target(name: "IsolationVerifier", dependencies: ["NamespaceProbe", "IsolationSelector", "CNamespaceProbe"]),
+        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "IsolationVerifier"]),
         // Tests read fixtures and matrix/ through #filePath: plain files, no bundle.
         .testTarget(name: "NamespaceProbeTests", dependencies: ["NamespaceProbe"], exclude: ["Fixtures"]),
         .testTarget(name: "IsolationSelectorTests", dependencies: ["IsolationSelector", "NamespaceProbe"]),
         .testTarget(name: "ProbeCLITests", dependencies: ["NamespaceProbe", "probe"]),
+        .testTarget(name: "IsolationVerifierTests", dependencies: ["IsolationVerifier", "IsolationSelector", "NamespaceProbe"]),
     ]
 )

@@ -25,17 +25,13 @@ public enum Selector {
 
     static let directoriesWarning = "any interpreter the agent runs (python, node, bash) reads whatever the shared uid can read: no kernel-enforced isolation"
 
-    /// The layers `probe launch` adds to the chosen backend when they were observed to work
-    /// (launch contract: per-tenant uid and Landlock under namespaces, the uid under landlock).
+    /// The layers `probe launch` adds to the chosen backend when they were observed to work:
+    /// the per-tenant uid and Landlock under every kernel-enforced backend (LaunchPlan).
     static func context(_ b: Backend, _ r: Report, _ hardening: [Hardening]) -> IsolationContext {
         let has = { (name: String) in hardening.contains { $0.name == name && $0.available } }
-        let abi = has("landlock") ? r.landlockABI ?? 1 : nil
-        switch b {
-        case .namespaces, .namespacesSharedProc, .landlock:
-            return IsolationContext(backend: b, perTenantUid: has("per-tenant uid"), landlockABI: abi, seccomp: has("seccomp filter"))
-        case .uid, .directories:
-            return IsolationContext(backend: b, seccomp: has("seccomp filter"))
-        }
+        guard b != .directories else { return IsolationContext(backend: b, seccomp: has("seccomp filter")) }
+        return IsolationContext(backend: b, perTenantUid: b == .uid || has("per-tenant uid"),
+                                landlockABI: has("landlock") ? r.landlockABI ?? 1 : nil, seccomp: has("seccomp filter"))
     }
 
     static func requirements(_ backend: Backend, _ r: Report, _ chain: ChainEvidence) -> [Shortfall] {

@@ -54,4 +54,12 @@ func runProbe() -> Int32 {
     }
 }
 
-exit(runProbe())
+/// Subcommands are dispatched on the first argument; everything else is the probe itself.
+func runCommand(_ args: [String]) -> Int32 {
+    switch args.first {
+    case "verify": return VerifyCommand.run(Array(args.dropFirst()))
+    default: return runProbe()
+    }
+}
+
+exit(runCommand(Array(CommandLine.arguments.dropFirst())))

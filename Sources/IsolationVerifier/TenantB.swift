@@ -1,0 +1,55 @@
+import Glibc
+import NamespaceProbe
+
+/// What the verifier tells B: the canaries as values to look for, where A said it put them,
+/// and the facts B needs to run `kill(-1)` only where it cannot reach outside B.
+public struct Brief {
+    public var canaries: Canaries
+    public var planted: Planted
+    /// Workspace root and tenant A's name (B lists the root looking for it).
+    public var root: String
+    public var tenantA: String
+    /// The server's credentials file beside the workspaces (A11).
+    public var serverCredentials: String
+    /// A's pid as the verifier sees it (B tries it for ptrace and signals).
+    public var hostPidA: Int32
+    public var verifierUid: UInt32
+    public var verifierPidNamespace: UInt64
+
+    public var json: JSON {
+        .object([("canaries", canaries.json), ("planted", planted.json), ("root", .string(root)), ("tenant_a", .string(tenantA)),
+                 ("server_credentials", .string(serverCredentials)), ("host_pid_a", .int(Int64(hostPidA))),
+                 ("verifier_uid", .int(Int64(verifierUid))), ("verifier_pid_ns", .int(Int64(bitPattern: verifierPidNamespace)))])
+    }
+
+    public init(canaries: Canaries, planted: Planted, root: String, tenantA: String, serverCredentials: String,
+                hostPidA: Int32, verifierUid: UInt32, verifierPidNamespace: UInt64) {
+        (self.canaries, self.planted, self.root, self.tenantA, self.serverCredentials) = (canaries, planted, root, tenantA, serverCredentials)
+        (self.hostPidA, self.verifierUid, self.verifierPidNamespace) = (hostPidA, verifierUid, verifierPidNamespace)
+    }
+
+    public init(json: JSON) throws {
+        guard let c = json["canaries"], let p = json["planted"], let root = json["root"]?.string, let a = json["tenant_a"]?.string,
+              let cred = json["server_credentials"]?.string, let pid = json["host_pid_a"]?.int, let uid = json["verifier_uid"]?.int,
+              let ns = json["verifier_pid_ns"]?.int else { throw ProbeError("tenant B: incomplete brief") }
+        self.init(canaries: try Canaries(json: c), planted: try Planted(json: p), root: root, tenantA: a, serverCredentials: cred,
+                  hostPidA: Int32(pid), verifierUid: UInt32(uid), verifierPidNamespace: UInt64(bitPattern: ns))
+    }
+}
+
+/// Tenant B: reads the brief on stdin, runs the battery, writes one JSON line of observations.
+public enum TenantB {
+    public static func run() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        // Descriptors first: anything B opens itself must not be mistaken for an inherited one.
+        let inherited = Battery.inheritedDescriptors()
+        var line = LineReader(fd: 0)
+        guard let text = line.next(), let json = try? JSON.parse(text), let brief = try? Brief(json: json) else {
+            Console2.error("tenant B: expected the brief on stdin")
+            return 125
+        }
+        let observations = Battery(brief).run(inherited: inherited)
+        Sys.writeAll(1, JSON.array(observations.map(\.json)).serialized(pretty: false) + "\n")
+        return 0
+    }
+}
