@@ -8,19 +8,23 @@ let package = Package(
         .executable(name: "probe", targets: ["probe"]),
         .library(name: "NamespaceProbe", targets: ["NamespaceProbe"]),
         .library(name: "IsolationSelector", targets: ["IsolationSelector"]),
+        .library(name: "IsolationLauncher", targets: ["IsolationLauncher"]),
     ],
     targets: [
         // static inline wrappers for the _GNU_SOURCE APIs and constants the Glibc module hides.
         .target(name: "CNamespaceProbe"),
         .target(name: "NamespaceProbe", dependencies: ["CNamespaceProbe"]),
         .target(name: "IsolationSelector", dependencies: ["NamespaceProbe"]),
+        // probe launch: applies the layers the selection names to one tenant's command.
+        .target(name: "IsolationLauncher", dependencies: ["NamespaceProbe", "IsolationSelector", "CNamespaceProbe"]),
         // probe verify: tenant A's canaries and tenant B's attacks (internal modes of the binary).
         .target(name: "IsolationVerifier", dependencies: ["NamespaceProbe", "IsolationSelector", "CNamespaceProbe"]),
-        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "IsolationVerifier"]),
+        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "IsolationLauncher", "IsolationVerifier"]),
         // Tests read fixtures and matrix/ through #filePath: plain files, no bundle.
         .testTarget(name: "NamespaceProbeTests", dependencies: ["NamespaceProbe"], exclude: ["Fixtures"]),
         .testTarget(name: "IsolationSelectorTests", dependencies: ["IsolationSelector", "NamespaceProbe"]),
         .testTarget(name: "ProbeCLITests", dependencies: ["NamespaceProbe", "probe"]),
+        .testTarget(name: "IsolationLauncherTests", dependencies: ["IsolationLauncher", "NamespaceProbe", "IsolationSelector"]),
         .testTarget(name: "IsolationVerifierTests", dependencies: ["IsolationVerifier", "IsolationSelector", "NamespaceProbe"]),
     ]
 )

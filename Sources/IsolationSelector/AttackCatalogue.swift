@@ -163,6 +163,11 @@ public enum AttackCatalogue {
             if c.landlock(atLeast: 4) { return .blocks("Landlock TCP connect rules (ABI >= 4)") }
             return .open(c.namespaced ? "--network shared" : "shared network")
         }),
+        Attack(id: "A20.server", family: .network, label: "server's loopback TCP", tries: "connect to the server's own TCP listener on 127.0.0.1", rule: { c in
+            if c.netNamespace { return .blocks("network namespace") }
+            if c.landlock(atLeast: 4) { return .blocks("Landlock TCP connect rules (ABI >= 4)") }
+            return .open(c.namespaced ? "--network shared" : "shared network")
+        }),
         Attack(id: "A22", family: .network, label: "abstract unix", tries: "connect to A's abstract unix socket", rule: { c in
             if c.netNamespace { return .blocks("abstract sockets belong to the network namespace") }
             if c.landlock(atLeast: 6) { return .blocks("Landlock abstract unix scope (ABI >= 6)") }

@@ -18,7 +18,7 @@ public enum Selector {
             ? "nothing stronger than \(chosen.name) works in this container: for real tenant isolation run each tenant in its own sandbox outside it (a VM or a gVisor sandbox per tenant)"
             : nil
         return Selection(chosen: chosen, candidates: candidates, hardening: hardening,
-                         parameters: parameters(chosen, report, chain, hardening), advice: advice,
+                         parameters: parameters(chosen, report, chain, hardening, candidates), advice: advice,
                          warning: chosen == .directories ? directoriesWarning : nil,
                          context: context(chosen, report, hardening))
     }
@@ -80,7 +80,7 @@ public enum Selector {
             Hardening(name: "no_new_privs", available: nnp?.outcome == .ok,
                       evidence: nnp?.outcome == .ok ? "prctl(PR_SET_NO_NEW_PRIVS) worked in a child" : "prctl(PR_SET_NO_NEW_PRIVS) \(nnp?.errno?.name ?? "not observed")"),
             Hardening(name: "seccomp filter", available: r.seccompOwnFilter.verdict == .ok,
-                      evidence: evidence(r.seccompOwnFilter, ok: "a filter made getppid fail with EPERM")),
+                      evidence: evidence(r.seccompOwnFilter, ok: "the tenant filter installed and answered EPERM to ioctl TIOCSTI")),
             Hardening(name: "landlock", available: r.landlockEnforcement.verdict == .ok,
                       evidence: r.landlockEnforcement.verdict == .ok ? "ABI \(r.landlockABI ?? 0): a ruleset denied opening /"
                           : r.landlockABIErrno.map { "landlock_create_ruleset: \($0.name)" } ?? evidence(r.landlockEnforcement, ok: "")),
@@ -92,18 +92,20 @@ public enum Selector {
         return "\(r.verdict.rawValue)\(r.failedStep.map { " at '\($0)'" } ?? "")\(r.errno.map { " \($0.name)" } ?? "")"
     }
 
-    static func parameters(_ b: Backend, _ r: Report, _ chain: ChainEvidence, _ hardening: [Hardening]) -> [(String, String)] {
+    /// The launcher's inputs (`--format env`): the choice, every available backend, and the
+    /// verified facts each layer needs, whichever backend was chosen, so `probe launch
+    /// --backend` can apply any available one and layer every verified extra.
+    static func parameters(_ b: Backend, _ r: Report, _ chain: ChainEvidence, _ hardening: [Hardening],
+                           _ candidates: [Candidate]) -> [(String, String)] {
         var p: [(String, String)] = [("ISOLATION_BACKEND", b.name)]
-        switch b {
-        case .namespaces, .namespacesSharedProc:
-            let mode = (b == .namespaces ? chain.full : chain.sharedProc)!
+        p.append(("ISOLATION_AVAILABLE", candidates.filter { $0.available && !$0.excluded }.map(\.backend.name).joined(separator: ",")))
+        if let mode = chain.full ?? chain.sharedProc {
             p.append(("ISOLATION_NAMESPACES", SandboxChainProbe.namespaces.map(\.rawValue).joined(separator: ",")))
             p.append(("ISOLATION_USER_NAMESPACE", mode.inUserNamespace ? "1" : "0"))
-            p.append(("ISOLATION_PROC", b == .namespaces ? "fresh" : "shared"))
-        case .landlock:
+            p.append(("ISOLATION_PROC", b == .namespacesSharedProc || chain.full == nil ? "shared" : "fresh"))
+        }
+        if r.landlockEnforcement.verdict == .ok {
             p.append(("ISOLATION_LANDLOCK_ABI", String(r.landlockABI ?? 0)))
-        case .uid, .directories:
-            break
         }
         p.append(("ISOLATION_UID_SWITCH", r.identitySwitch.verdict == .ok ? "1" : "0"))
         p.append(("ISOLATION_PROBE_UID", String(r.environment.uid)))

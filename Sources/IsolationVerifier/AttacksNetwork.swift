@@ -10,6 +10,16 @@ extension Battery {
         return judged("A20", "connect 127.0.0.1:\(a.port)", r, c.tcp)
     }
 
+    /// The server's listener is never accepted: an established connection is the evidence.
+    func serverTCP() -> Observation {
+        var addr = Sys.inetLoopback(port: b.serverPort)
+        let r = withUnsafePointer(to: &addr) { Sys.connectAndRead(domain: AF_INET, $0, socklen_t(MemoryLayout<sockaddr_in>.size), waitForData: false) }
+        switch r {
+        case .failure(let e): return Observation("A20.server", .blocked, "connect 127.0.0.1:\(b.serverPort): \(e.name)")
+        case .success: return Observation("A20.server", .leaked, "connected to the server's 127.0.0.1:\(b.serverPort)")
+        }
+    }
+
     func abstractSocket() -> Observation {
         if let f = a.failure("abstract") { return Observation("A22", .notRun, "A could not plant it (\(f))") }
         var (addr, len) = Sys.unixAddress(c.abstractName, abstract: true)

@@ -16,7 +16,7 @@ struct Battery {
         let found = findA()
         out += [listProcesses(found), cmdline(found), environ(found), maps(found), ptraceA(found), signalA(found), killAll()]
         out.append(daemon())
-        out += [tcp(), abstractSocket(), pathnameSocket()]
+        out += [tcp(), serverTCP(), abstractSocket(), pathnameSocket()]
         out.append(forkBomb())
         return out
     }

@@ -86,7 +86,8 @@ enum Sys {
     }
 
     /// Connects (with a deadline) and reads what the peer sends before closing.
-    static func connectAndRead(domain: Int32, _ address: UnsafeRawPointer, _ length: socklen_t, timeoutMillis: Int32 = 1000) -> Result<String, Errno> {
+    static func connectAndRead(domain: Int32, _ address: UnsafeRawPointer, _ length: socklen_t, timeoutMillis: Int32 = 1000,
+                               waitForData: Bool = true) -> Result<String, Errno> {
         let fd = socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         if fd < 0 { return .failure(.current) }
         defer { close(fd) }
@@ -99,6 +100,7 @@ enum Sys {
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
             if err != 0 { return .failure(Errno(rawValue: err)) }
         }
+        guard waitForData else { return .success("") }
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&p, 1, timeoutMillis) == 1 else { return .failure(.ETIMEDOUT) }
         return readUpTo(fd, 4096)

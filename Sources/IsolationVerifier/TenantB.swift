@@ -15,25 +15,28 @@ public struct Brief {
     public var hostPidA: Int32
     public var verifierUid: UInt32
     public var verifierPidNamespace: UInt64
+    /// The server's loopback TCP port.
+    public var serverPort: Int
 
     public var json: JSON {
         .object([("canaries", canaries.json), ("planted", planted.json), ("root", .string(root)), ("tenant_a", .string(tenantA)),
                  ("server_credentials", .string(serverCredentials)), ("host_pid_a", .int(Int64(hostPidA))),
-                 ("verifier_uid", .int(Int64(verifierUid))), ("verifier_pid_ns", .int(Int64(bitPattern: verifierPidNamespace)))])
+                 ("verifier_uid", .int(Int64(verifierUid))), ("verifier_pid_ns", .int(Int64(bitPattern: verifierPidNamespace))),
+                 ("server_port", .int(Int64(serverPort)))])
     }
 
     public init(canaries: Canaries, planted: Planted, root: String, tenantA: String, serverCredentials: String,
-                hostPidA: Int32, verifierUid: UInt32, verifierPidNamespace: UInt64) {
+                hostPidA: Int32, verifierUid: UInt32, verifierPidNamespace: UInt64, serverPort: Int) {
         (self.canaries, self.planted, self.root, self.tenantA, self.serverCredentials) = (canaries, planted, root, tenantA, serverCredentials)
-        (self.hostPidA, self.verifierUid, self.verifierPidNamespace) = (hostPidA, verifierUid, verifierPidNamespace)
+        (self.hostPidA, self.verifierUid, self.verifierPidNamespace, self.serverPort) = (hostPidA, verifierUid, verifierPidNamespace, serverPort)
     }
 
     public init(json: JSON) throws {
         guard let c = json["canaries"], let p = json["planted"], let root = json["root"]?.string, let a = json["tenant_a"]?.string,
               let cred = json["server_credentials"]?.string, let pid = json["host_pid_a"]?.int, let uid = json["verifier_uid"]?.int,
-              let ns = json["verifier_pid_ns"]?.int else { throw ProbeError("tenant B: incomplete brief") }
+              let ns = json["verifier_pid_ns"]?.int, let port = json["server_port"]?.int else { throw ProbeError("tenant B: incomplete brief") }
         self.init(canaries: try Canaries(json: c), planted: try Planted(json: p), root: root, tenantA: a, serverCredentials: cred,
-                  hostPidA: Int32(pid), verifierUid: UInt32(uid), verifierPidNamespace: UInt64(bitPattern: ns))
+                  hostPidA: Int32(pid), verifierUid: UInt32(uid), verifierPidNamespace: UInt64(bitPattern: ns), serverPort: Int(port))
     }
 }
 

@@ -115,6 +115,7 @@ enum VerifyCommand {
         catch { return fail(VerifyError(step: "prepare the throw-away root", errno: nil, cause: "\(error)"), json: o.json) }
         defer {
             if VerifySession.logFd >= 0 { close(VerifySession.logFd) }
+            if VerifySession.listenFd >= 0 { close(VerifySession.listenFd) }
             Scratch.removeTree(session.root)
         }
 
@@ -176,8 +177,13 @@ enum VerifyCommand {
         VerifySession.logFd = open(root + "/.server-log", O_RDWR | O_CREAT, 0o600)
         let exe = (try? ProcFiles.readLink("/proc/self/exe").get()) ?? CommandLine.arguments[0]
         let pidns = (try? ProcFiles.namespaceInode("pid").get()) ?? 0
+        let port: Int
+        do { (VerifySession.listenFd, port) = try ServerListener.open() } catch {
+            Scratch.removeTree(root)
+            throw VerifyError(step: "listen on 127.0.0.1", errno: (error as? Errno)?.name, cause: "the server's loopback listener (A20.server) cannot be opened")
+        }
         return VerifySession(exe: exe, report: root + "/.report.json", root: root, roBinds: binaryDirectories(exe),
-                             timeoutMicros: timeoutMicros, verifierPidNamespace: pidns)
+                             timeoutMicros: timeoutMicros, verifierPidNamespace: pidns, serverPort: port)
     }
 
     /// Directories the tenants need to run this binary inside a namespace root: its own and

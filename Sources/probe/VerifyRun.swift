@@ -40,6 +40,9 @@ struct VerifySession {
     let roBinds: [String]
     let timeoutMicros: Int64
     let verifierPidNamespace: UInt64
+    /// The "server's" own loopback TCP listener (A20.server); never accepted: a completed
+    /// connect is the evidence.
+    let serverPort: Int
 
     /// A tenant launched through `probe launch`: argv and environment exactly as a server would.
     func launch(tenant: String, backend: Backend, network: IsolationContext.Network, extraEnv: [String],
@@ -66,6 +69,7 @@ struct VerifySession {
     /// A descriptor the "server" leaks into B's launcher (A27): the launcher must close it.
     var serverLog: Int32 { VerifySession.logFd }
     nonisolated(unsafe) static var logFd: Int32 = -1
+    nonisolated(unsafe) static var listenFd: Int32 = -1
 
     static func environment() -> [String] {
         var out: [String] = []
@@ -100,9 +104,10 @@ struct VerifySession {
         func applied(_ word: String) -> JSON? {
             layers.first { ($0["name"]?.string ?? "").lowercased().contains(word) && $0["applied"]?.bool == true }
         }
+        // "landlock ABI 7" (name) or an evidence naming the ABI.
         let abi = applied("landlock").map { l -> Int in
-            let evidence = l["evidence"]?.string ?? ""
-            let words = evidence.split(separator: " ")
+            let text = (l["name"]?.string ?? "") + " " + (l["evidence"]?.string ?? "")
+            let words = text.split(separator: " ")
             guard let i = words.firstIndex(of: "ABI"), i + 1 < words.count else { return 1 }
             return Int(words[i + 1].prefix { $0.isNumber }) ?? 1
         }
@@ -141,7 +146,8 @@ struct VerifySession {
         let hostPid = Scratch.alive(named: [c.processNameA]).first?.pid ?? planted!.pid
 
         let brief = Brief(canaries: c, planted: planted!, root: root, tenantA: "a", serverCredentials: serverCredentials,
-                          hostPidA: hostPid, verifierUid: getuid(), verifierPidNamespace: verifierPidNamespace)
+                          hostPidA: hostPid, verifierUid: getuid(), verifierPidNamespace: verifierPidNamespace,
+                          serverPort: serverPort)
         var b = try launch(tenant: "b", backend: backend, network: network, extraEnv: ["\(Canaries.serverEnvName)=\(c.serverEnv)"],
                            passEnv: [], command: [exe, "verify", "--internal-tenant-b"])
         _ = b.send(brief.json.serialized(pretty: false))
@@ -211,5 +217,22 @@ enum Sys2 {
         defer { close(fd) }
         let bytes = Array(text.utf8)
         return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count && fchmod(fd, mode) == 0
+    }
+}
+
+/// A loopback TCP listener of the verifier, standing for the server's own service.
+enum ServerListener {
+    static func open() throws -> (Int32, Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Errno.current }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { let e = Errno.current; close(fd); throw e }
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
 }

@@ -1,6 +1,7 @@
 import Glibc
 import NamespaceProbe
 import IsolationSelector
+import IsolationLauncher
 
 /// Entry point: parse, probe (or load), select, render, write. Probing happens before
 /// anything could start a thread (user namespaces refuse multi-threaded callers).
@@ -57,6 +58,7 @@ func runProbe() -> Int32 {
 /// Subcommands are dispatched on the first argument; everything else is the probe itself.
 func runCommand(_ args: [String]) -> Int32 {
     switch args.first {
+    case "launch": return LaunchCommand.run(Array(args.dropFirst()))
     case "verify": return VerifyCommand.run(Array(args.dropFirst()))
     default: return runProbe()
     }

@@ -162,7 +162,7 @@ final class SelectorTests: XCTestCase {
         let none = IsolationContext(backend: .namespaces)
         let shared = IsolationContext(backend: .namespaces, network: .shared)
         XCTAssertEqual(AttackCatalogue.attacks.filter { !$0.promise(none).blocks }.map(\.id), [])
-        XCTAssertEqual(AttackCatalogue.attacks.filter { !$0.promise(shared).blocks }.map(\.id), ["A20", "A22"])
+        XCTAssertEqual(AttackCatalogue.attacks.filter { !$0.promise(shared).blocks }.map(\.id), ["A20", "A20.server", "A22"])
     }
 
     func testDirectoriesPromisesOnlyTheLauncherDuties() throws {

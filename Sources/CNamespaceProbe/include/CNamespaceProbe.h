@@ -31,6 +31,11 @@ extern int pipe2(int fds[2], int flags);
 #include <linux/seccomp.h>
 #include <linux/audit.h>
 #include <stddef.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 
 // Namespace flags are NamespaceKind.cloneFlag on the Swift side (linux/sched.h values).
 
@@ -60,7 +65,6 @@ static inline long cnp_ptrace_traceme(void) { return ptrace(PTRACE_TRACEME, 0, N
 static inline long cnp_ptrace_detach(pid_t pid, int sig) { return ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)sig); }
 static inline long cnp_ptrace_cont(pid_t pid, int sig) { return ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig); }
 
-static inline long cnp_getppid_syscall(void) { return syscall(SYS_getppid); }
 
 // capget(2): version 3 has two 32-bit words per set.
 static inline int cnp_capget(unsigned int out_effective[2], unsigned int out_permitted[2],
@@ -78,9 +82,7 @@ static inline int cnp_capget(unsigned int out_effective[2], unsigned int out_per
     return rc;
 }
 
-// seccomp(2) and the one filter the probe installs in a child: getppid fails with EPERM,
-// everything else is allowed. The architecture is checked first so a foreign-ABI syscall
-// number can never be misread.
+// seccomp(2): the tenant filter itself is built on the Swift side (TenantSeccompFilter).
 static inline int cnp_seccomp_get_action_avail(unsigned int action) {
     return (int)syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action);
 }
@@ -90,20 +92,6 @@ static inline int cnp_seccomp_get_action_avail(unsigned int action) {
 #elif defined(__aarch64__)
 #define CNP_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
-
-static inline int cnp_seccomp_install_getppid_eperm(unsigned int flags) {
-    struct sock_filter code[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CNP_AUDIT_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = { (unsigned short)(sizeof(code) / sizeof(code[0])), code };
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-}
 
 // An allow-all filter installed with NEW_LISTENER: returns the listener fd where the kernel
 // supports seccomp user notification.
@@ -157,5 +145,134 @@ static inline int cnp_wifsignaled(int s) { return WIFSIGNALED(s); }
 static inline int cnp_wtermsig(int s) { return WTERMSIG(s); }
 static inline int cnp_wifstopped(int s) { return WIFSTOPPED(s); }
 static inline int cnp_wstopsig(int s) { return WSTOPSIG(s); }
+
+// ---- What the launcher needs beyond the probe (Sources/IsolationLauncher) ----
+
+// openat2(2) (Linux 5.6): resolve a path without following any symlink, beneath a dirfd.
+static const unsigned long long cnp_RESOLVE_NO_MAGICLINKS = 0x02;
+static const unsigned long long cnp_RESOLVE_NO_SYMLINKS = 0x04;
+static const unsigned long long cnp_RESOLVE_BENEATH = 0x08;
+struct cnp_open_how { unsigned long long flags, mode, resolve; };
+static inline int cnp_openat2(int dirfd, const char *path, unsigned long long flags, unsigned long long resolve) {
+#ifdef SYS_openat2
+    struct cnp_open_how how = { flags, 0, resolve };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+#else
+    errno = ENOSYS; return -1;
+#endif
+}
+static const int cnp_AT_EMPTY_PATH = 0x1000;
+static const int cnp_O_NOFOLLOW = 0400000;
+static const int cnp_O_DIRECTORY = 0200000;
+
+// close_range(2) (Linux 5.9; CLOSE_RANGE_CLOEXEC 5.11).
+static const unsigned int cnp_CLOSE_RANGE_CLOEXEC = 1U << 2;
+static inline int cnp_close_range(unsigned int first, unsigned int last, unsigned int flags) {
+#ifdef SYS_close_range
+    return (int)syscall(SYS_close_range, first, last, flags);
+#else
+    errno = ENOSYS; return -1;
+#endif
+}
+
+// rlimits by number: Swift imports __rlimit_resource awkwardly.
+static const int cnp_RLIMIT_NPROC = RLIMIT_NPROC;
+static const int cnp_RLIMIT_NOFILE = RLIMIT_NOFILE;
+static const int cnp_RLIMIT_FSIZE = RLIMIT_FSIZE;
+static const int cnp_RLIMIT_AS = RLIMIT_AS;
+static const int cnp_RLIMIT_CORE = RLIMIT_CORE;
+static inline int cnp_setrlimit(int resource, unsigned long long soft, unsigned long long hard) {
+    struct rlimit rl = { (rlim_t)soft, (rlim_t)hard };
+    return setrlimit(resource, &rl);
+}
+static inline int cnp_getrlimit(int resource, unsigned long long *soft, unsigned long long *hard) {
+    struct rlimit rl;
+    int rc = getrlimit(resource, &rl);
+    if (rc == 0) { *soft = rl.rlim_cur; *hard = rl.rlim_max; }
+    return rc;
+}
+static const unsigned long long cnp_RLIM_INFINITY = (unsigned long long)RLIM_INFINITY;
+
+// Signals the launcher takes through a signalfd instead of handlers.
+static inline int cnp_signalfd_for(const int *signals, int count, sigset_t *out_mask) {
+    sigemptyset(out_mask);
+    for (int i = 0; i < count; i++) sigaddset(out_mask, signals[i]);
+    if (sigprocmask(SIG_BLOCK, out_mask, NULL) != 0) return -1;
+    return signalfd(-1, out_mask, SFD_CLOEXEC);
+}
+static inline int cnp_unblock_signals(const sigset_t *mask) { return sigprocmask(SIG_UNBLOCK, mask, NULL); }
+static inline int cnp_signalfd_read(int fd, int *out_signal, int *out_pid) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof(info));
+    if (n != (ssize_t)sizeof(info)) return -1;
+    *out_signal = (int)info.ssi_signo;
+    *out_pid = (int)info.ssi_pid;
+    return 0;
+}
+
+static inline int cnp_flock_exclusive(int fd) { return flock(fd, LOCK_EX); }
+
+// capset(2) with every set empty: the process keeps no capability.
+static inline int cnp_capset_empty(void) {
+    struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2] = {{0}};
+    return (int)syscall(SYS_capset, &header, data);
+}
+static const int cnp_PR_CAP_AMBIENT = 47, cnp_PR_CAP_AMBIENT_CLEAR_ALL = 4, cnp_PR_CAPBSET_DROP = 24;
+static const int cnp_PR_SET_CHILD_SUBREAPER = 36, cnp_PR_SET_DUMPABLE = 4;
+
+// A seccomp program built on the Swift side (TenantSeccompFilter).
+static inline int cnp_seccomp_install_program(const struct sock_filter *code, unsigned short count) {
+    struct sock_fprog prog = { count, (struct sock_filter *)code };
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+static const unsigned int cnp_AUDIT_ARCH_NATIVE = CNP_AUDIT_ARCH;
+static const unsigned int cnp_seccomp_data_nr = offsetof(struct seccomp_data, nr);
+static const unsigned int cnp_seccomp_data_arch = offsetof(struct seccomp_data, arch);
+static const unsigned int cnp_seccomp_data_arg0_low = offsetof(struct seccomp_data, args[0]);
+static const unsigned int cnp_seccomp_data_arg1_low = offsetof(struct seccomp_data, args[1]);
+static const unsigned int cnp_seccomp_data_arg1_high = offsetof(struct seccomp_data, args[1]) + 4;
+static inline long cnp_ioctl_tiocsti_probe(int fd) { char c = 0; return syscall(SYS_ioctl, fd, 0x5412 /* TIOCSTI */, &c); }
+
+// Syscall numbers the tenant filter names (asm/unistd.h of this architecture).
+static const int cnp_SYS_unshare = SYS_unshare, cnp_SYS_clone = SYS_clone, cnp_SYS_setns = SYS_setns,
+    cnp_SYS_ioctl = SYS_ioctl, cnp_SYS_ptrace = SYS_ptrace, cnp_SYS_process_vm_readv = SYS_process_vm_readv,
+    cnp_SYS_process_vm_writev = SYS_process_vm_writev, cnp_SYS_keyctl = SYS_keyctl, cnp_SYS_add_key = SYS_add_key,
+    cnp_SYS_request_key = SYS_request_key, cnp_SYS_bpf = SYS_bpf, cnp_SYS_perf_event_open = SYS_perf_event_open,
+    cnp_SYS_userfaultfd = SYS_userfaultfd, cnp_SYS_kexec_load = SYS_kexec_load, cnp_SYS_init_module = SYS_init_module,
+    cnp_SYS_finit_module = SYS_finit_module, cnp_SYS_delete_module = SYS_delete_module,
+    cnp_SYS_mount = SYS_mount, cnp_SYS_umount2 = SYS_umount2, cnp_SYS_pivot_root = SYS_pivot_root,
+    cnp_SYS_swapon = SYS_swapon, cnp_SYS_swapoff = SYS_swapoff, cnp_SYS_reboot = SYS_reboot;
+#ifdef SYS_clone3
+static const int cnp_SYS_clone3 = SYS_clone3;
+#else
+static const int cnp_SYS_clone3 = 435;
+#endif
+#ifdef SYS_pidfd_getfd
+static const int cnp_SYS_pidfd_getfd = SYS_pidfd_getfd;
+#else
+static const int cnp_SYS_pidfd_getfd = 438;
+#endif
+#ifdef SYS_kexec_file_load
+static const int cnp_SYS_kexec_file_load = SYS_kexec_file_load;
+#else
+static const int cnp_SYS_kexec_file_load = -1;
+#endif
+
+// Landlock beyond ABI 1: every right this code knows, by the ABI that introduced it.
+struct cnp_landlock_ruleset_attr_v6 {
+    unsigned long long handled_access_fs;
+    unsigned long long handled_access_net;
+    unsigned long long scoped;
+};
+static inline int cnp_landlock_create_ruleset_full(unsigned long long fs, unsigned long long net, unsigned long long scoped) {
+    struct cnp_landlock_ruleset_attr_v6 attr = { fs, net, scoped };
+    return (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+}
+struct cnp_landlock_net_port_attr { unsigned long long allowed_access; unsigned long long port; };
+static inline int cnp_landlock_add_port_rule(int ruleset_fd, unsigned long long allowed, unsigned long long port) {
+    struct cnp_landlock_net_port_attr attr = { allowed, port };
+    return (int)syscall(SYS_landlock_add_rule, ruleset_fd, 2 /* LANDLOCK_RULE_NET_PORT */, &attr, 0);
+}
 
 #endif

@@ -4,10 +4,10 @@ import CNamespaceProbe
 /// Brings lo up the way bubblewrap and `ip link set lo up` do (rtnetlink RTM_NEWLINK), then
 /// proves it carries traffic: a UDP datagram to 127.0.0.1 comes back. gVisor answers the
 /// SIOCSIFFLAGS ioctl with ENOTTY but implements netlink.
-enum Loopback {
+public enum Loopback {
     /// A new network namespace on Linux starts with lo down; gVisor's starts with it up.
     /// What matters to a tenant is that loopback carries traffic, so that is what is checked.
-    static func up(_ w: StepWriter) -> Bool {
+    public static func up(_ w: StepWriter) -> Bool {
         if case .ok(let detail) = udpEcho() {
             w.record("bring lo up (netlink RTM_NEWLINK)", .skipped("lo already carries traffic"))
             w.record("loopback carries a UDP datagram", .ok(detail))

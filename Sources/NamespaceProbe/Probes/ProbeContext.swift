@@ -22,11 +22,23 @@ public struct ProbeContext {
 }
 
 /// Entering a user namespace the way an unprivileged launcher does: unshare, deny
-/// setgroups (required before gid_map), map our uid and gid to root inside.
-enum UserNamespaceSetup {
+/// setgroups (required before gid_map), map our uid and gid to one id inside (root for the
+/// probe's own passes; the launcher maps to the tenant's unprivileged uid).
+public enum UserNamespaceSetup {
+    /// The launcher's entry: the same steps, nothing replayed. user_namespaces(7): a process
+    /// without CAP_SETUID in the parent namespace may map only its own euid, one line.
+    public static func enter(_ w: StepWriter, uid: uid_t, gid: gid_t, insideUID: uid_t, insideGID: gid_t) -> Bool {
+        var log = SharedSteps()
+        return enter(w, uid: uid, gid: gid, insideUID: insideUID, insideGID: insideGID, &log)
+    }
+
+    static func enter(_ w: StepWriter, _ ctx: ProbeContext, _ log: inout SharedSteps) -> Bool {
+        enter(w, uid: ctx.uid, gid: ctx.gid, insideUID: 0, insideGID: 0, &log)
+    }
+
     /// True once the process is in a new user namespace with its maps written. The steps go
     /// to `w` and into `log`, to be replayed in the results that depend on them.
-    static func enter(_ w: StepWriter, _ ctx: ProbeContext, _ log: inout SharedSteps) -> Bool {
+    static func enter(_ w: StepWriter, uid: uid_t, gid: gid_t, insideUID: uid_t, insideGID: gid_t, _ log: inout SharedSteps) -> Bool {
         let before = ProcFiles.namespaceInode("user")
         guard log.step(w, "unshare(CLONE_NEWUSER)", { .check(cnp_unshare(NamespaceKind.user.cloneFlag)) }) else { return false }
         let name = NamespaceVerification.stepName(.user)
@@ -46,7 +58,11 @@ enum UserNamespaceSetup {
                 ? .check(ProcFiles.write("/proc/self/setgroups", "deny"))
                 : .skipped("/proc/self/setgroups does not exist")
         }
-        && log.step(w, "write /proc/self/uid_map") { .check(ProcFiles.write("/proc/self/uid_map", "0 \(ctx.uid) 1\n"), "0 \(ctx.uid) 1") }
-        && log.step(w, "write /proc/self/gid_map") { .check(ProcFiles.write("/proc/self/gid_map", "0 \(ctx.gid) 1\n"), "0 \(ctx.gid) 1") }
+        && log.step(w, "write /proc/self/uid_map") {
+            .check(ProcFiles.write("/proc/self/uid_map", "\(insideUID) \(uid) 1\n"), "\(insideUID) \(uid) 1")
+        }
+        && log.step(w, "write /proc/self/gid_map") {
+            .check(ProcFiles.write("/proc/self/gid_map", "\(insideGID) \(gid) 1\n"), "\(insideGID) \(gid) 1")
+        }
     }
 }

@@ -8,8 +8,8 @@ import CNamespaceProbe
 /// It runs first in the controls child (see ProcessControls), before anything has touched
 /// that process: a process of its own would cost about 7 ms under gVisor.
 public enum SandboxChainProbe {
-    public static let freshProcStep = "mount fresh proc"
-    public static let sharedProcStep = "bind container /proc (fresh proc refused)"
+    public static let freshProcStep = SandboxRoot.freshProcStep
+    public static let sharedProcStep = SandboxRoot.sharedProcStep
     public static let namespaces: [NamespaceKind] = [.pid, .mnt, .net, .ipc, .uts]
 
     /// The name causes are explained under.
@@ -28,7 +28,11 @@ public enum SandboxChainProbe {
         guard !skip.contains(rootless.section) else { return }
         let run = Subprocess.run { () -> Int32 in
             var entry = SharedSteps()
-            guard UserNamespaceSetup.enter(rootless, ctx, &entry) else { rootless.verdict(.failed); return 0 }
+            // The launcher's mapping: the tenant is an unprivileged uid inside, never root.
+            let inside = TenantCredentials.insideUserNamespace(outerUID: ctx.uid, outerGID: ctx.gid)
+            guard UserNamespaceSetup.enter(rootless, uid: ctx.uid, gid: ctx.gid, insideUID: inside.uid, insideGID: inside.gid, &entry) else {
+                rootless.verdict(.failed); return 0
+            }
             _ = attempt(rootless, ctx)
             return 0
         }
@@ -43,8 +47,7 @@ public enum SandboxChainProbe {
 
     /// False when unshare() itself was refused.
     private static func attempt(_ w: StepWriter, _ ctx: ProbeContext) -> Bool {
-        let flags = SandboxChainProbe.namespaces.reduce(UInt(0)) { $0 | $1.cloneFlag }
-        guard w.step("unshare(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS)", { .check(cnp_unshare(flags)) }) else {
+        guard SandboxRoot.unshareNamespaces(SandboxChainProbe.namespaces, w) else {
             w.verdict(.failed)
             return false
         }
@@ -59,39 +62,17 @@ public enum SandboxChainProbe {
         return true
     }
 
+    /// The launcher's own root-building steps (SandboxRoot), with a scratch workspace and
+    /// the launcher's default system binds and devices; then loopback, as the launcher does
+    /// for `--network none`.
     private static func insidePID1(_ w: StepWriter, _ ctx: ProbeContext) -> Int32 {
-        let root = ctx.mountPoint
         let ok = w.step("fork PID 1") { getpid() == 1 ? .ok() : .failed(nil, "pid is \(getpid())") }
-            // pivot_root moves the root of every process in the mount namespace that shares
-            // the old one: PID 1 takes a namespace of its own, so the caller keeps its root.
-            && w.step("unshare(CLONE_NEWNS) for PID 1 alone") { .check(cnp_unshare(NamespaceKind.mnt.cloneFlag)) }
-            && w.step("make / private (MS_REC|MS_PRIVATE)") { .check(mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil)) }
-            && w.step("mount tmpfs as new root") { .check(mount("namespace-probe", root, "tmpfs", 0, "size=64k,mode=0755")) }
-            && w.step("parent does not see the new root") { parentDoesNotSee(root, ctx) }
-            && w.step("create mount points") {
-                for dir in ["workspace", "proc", "oldroot"] where mkdir(root + "/" + dir, 0o755) != 0 {
-                    return .failed(.current, "mkdir \(dir)")
-                }
-                return .ok()
-            }
-            && w.step("bind workspace") { .check(mount(ctx.workspace, root + "/workspace", nil, UInt(MS_BIND | MS_REC), nil)) }
         guard ok else { w.verdict(.failed); return 0 }
-
-        let fresh = w.step(SandboxChainProbe.freshProcStep) {
-            .check(mount("proc", root + "/proc", "proc", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), nil))
-        }
-        if !fresh {
-            guard w.step(SandboxChainProbe.sharedProcStep, {
-                .check(mount("/proc", root + "/proc", nil, UInt(MS_BIND | MS_REC), nil))
-            }) else { w.verdict(.failed); return 0 }
-        }
-        let rest = w.step("pivot_root") {
-            guard cnp_pivot_root(root, root + "/oldroot") == 0 else { return .failed(.current) }
-            return .check(chdir("/"), "chdir /")
-        }
-            && w.step("detach old root") { .check(umount2("/oldroot", Int32(MNT_DETACH))) }
-            && Loopback.up(w)
-        w.verdict(rest && fresh ? .ok : .failed)
+        let plan = RootPlan(mountPoint: ctx.mountPoint, workspaceSource: ctx.workspace, workspaceTarget: ctx.workspace,
+                            proc: .freshElseContainer, tmpBytes: 1 << 20, devShmBytes: 1 << 20)
+        guard let proc = SandboxRoot.build(plan, w, witness: ctx.probePid) else { w.verdict(.failed); return 0 }
+        let loopback = Loopback.up(w)
+        w.verdict(loopback && proc == .fresh ? .ok : .failed)
         return 0
     }
 }

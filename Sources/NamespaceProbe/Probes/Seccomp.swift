@@ -1,17 +1,13 @@
 import Glibc
 import CNamespaceProbe
 
-/// Can this process install a seccomp filter of its own, and does the kernel support
-/// user-notification listeners? Both run in children: a filter cannot be removed.
+/// Can this process install the launcher's tenant seccomp filter (TenantSeccompFilter), and
+/// does the kernel support user-notification listeners? Both run in children: a filter
+/// cannot be removed.
 public enum SeccompProbe {
     static func ownFilter(_ w: StepWriter) {
         let ok = w.step("prctl(PR_SET_NO_NEW_PRIVS)") { .check(cnp_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) }
-            && w.step("install filter (getppid -> EPERM)") { .check(cnp_seccomp_install_getppid_eperm(0)) }
-            && w.step("getppid fails with EPERM") {
-                let rc = cnp_getppid_syscall()
-                let e = Errno.current
-                return rc == -1 && e == .EPERM ? .ok() : .failed(nil, "getppid returned \(rc): the filter did not act")
-            }
+            && TenantSeccompFilter.install(w)
         w.verdict(ok ? .ok : .failed)
     }
 

@@ -373,18 +373,21 @@ private struct Run {
     }
 }
 
-/// Parses the record lines of one child as they arrive (see StepWriter).
-struct RecordStream {
-    var sections: [String: RawSection] = [:]
+/// Parses the record lines of one child as they arrive (see StepWriter). The launcher reads
+/// its children's steps with it too.
+public struct RecordStream {
+    public var sections: [String: RawSection] = [:]
     var lastSection: String?
     /// Steps announced and not finished yet (a child's step can enclose its grandchild's).
     private var open: [(section: String, name: String)] = []
     /// The innermost step announced and not finished, with its section.
-    var unfinished: (section: String, name: String)? { open.last }
+    public var unfinished: (section: String, name: String)? { open.last }
     private var pending: [UInt8] = []
 
+    public init() {}
+
     /// What a child waits for from the probe process.
-    enum Request: Equatable {
+    public enum Request: Equatable {
         /// A question about the outside (`StepWriter.ask`).
         case question(String)
         /// The child is about to make us its tracer and stop (`StepWriter.expectStop`).
@@ -392,7 +395,8 @@ struct RecordStream {
     }
 
     /// Adds bytes; returns what the child asked for in them.
-    mutating func append(_ bytes: ArraySlice<UInt8>) -> [Request] {
+    @discardableResult
+    public mutating func append(_ bytes: ArraySlice<UInt8>) -> [Request] {
         pending.append(contentsOf: bytes)
         var requests: [Request] = []
         while let newline = pending.firstIndex(of: 10) {

@@ -1,0 +1,42 @@
+import NamespaceProbe
+import IsolationSelector
+
+/// Every layer one launch applies, decided before anything runs: the backend and each
+/// verified layer that fits it. A pure function of the request and the verified facts.
+public struct LaunchPlan: Equatable {
+    public enum Network: String, Equatable { case none, shared }
+
+    public var backend: Backend
+    public var network: Network
+    /// Kinds unshared besides user (empty outside the namespace backends).
+    public var namespaces: [NamespaceKind]
+    public var userNamespace: Bool
+    public var proc: RootPlan.ProcMode
+    public var perTenantUID: Bool
+    public var landlockABI: Int?
+    public var seccompFilter: Bool
+
+    public var usesNamespaces: Bool { backend == .namespaces || backend == .namespacesSharedProc }
+
+    /// Refuses a backend the probe did not verify, and `--network none` without a network
+    /// namespace; never picks a weaker backend on its own.
+    public static func make(requested: Backend?, network: Network?, facts: VerifiedFacts) throws -> LaunchPlan {
+        let backend = requested ?? facts.chosen
+        guard facts.available.contains(backend) else {
+            let list = Backend.allCases.filter { facts.available.contains($0) }.map(\.name).joined(separator: ", ")
+            throw LaunchRefusal.usage("backend \(backend.name) was not verified in this container (\(facts.source) verified: \(list)); "
+                + "run `probe` to see why, or choose one of those")
+        }
+        let namespaced = backend == .namespaces || backend == .namespacesSharedProc
+        let net = network ?? (namespaced ? .none : .shared)
+        if net == .none && !namespaced {
+            throw LaunchRefusal.usage("--network none needs a network namespace, which backend \(backend.name) does not have; "
+                + "use --network shared (and read what it leaves open) or a namespace backend")
+        }
+        let kinds: [NamespaceKind] = !namespaced ? [] : net == .none ? [.pid, .mnt, .net, .ipc, .uts] : [.pid, .mnt, .ipc, .uts]
+        let kernelLayers = backend != .directories
+        return LaunchPlan(backend: backend, network: net, namespaces: kinds, userNamespace: namespaced && facts.userNamespace,
+                          proc: backend == .namespaces ? .fresh : .container, perTenantUID: kernelLayers && facts.uidSwitch,
+                          landlockABI: kernelLayers ? facts.landlockABI : nil, seccompFilter: facts.seccompFilter)
+    }
+}
