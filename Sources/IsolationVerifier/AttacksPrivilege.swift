@@ -42,17 +42,23 @@ extension Battery {
         return Observation("A28", .blocked, "open /dev/tty: \(e.name)\(session)")
     }
 
+    /// prctl(PR_GET_NO_NEW_PRIVS) (gVisor's /proc/self/status has no NoNewPrivs line).
     func setuid() -> Observation {
-        let nnp = Sys.status("NoNewPrivs") ?? "?"
-        return nnp == "1" ? Observation("A29", .blocked, "NoNewPrivs 1: execve ignores setuid bits")
-            : Observation("A29", .leaked, "NoNewPrivs \(nnp): a setuid binary would run with its owner's privilege")
+        let nnp = cnp_prctl(39 /* PR_GET_NO_NEW_PRIVS */, 0, 0, 0, 0)
+        if nnp == 1 { return Observation("A29", .blocked, "no_new_privs 1 (prctl): execve ignores setuid bits") }
+        if nnp == 0 { return Observation("A29", .leaked, "no_new_privs 0 (prctl): a setuid binary would run with its owner's privilege") }
+        return Observation("A29", .leaked, "PR_GET_NO_NEW_PRIVS: \(Errno.current.name): cannot confirm no_new_privs")
     }
 
+    /// capget(2) for the effective, permitted and inheritable sets; CapAmb from status where shown.
     func capabilities() -> Observation {
-        let sets = ["CapEff", "CapPrm", "CapAmb"].map { ($0, Sys.status($0) ?? "?") }
-        let held = sets.filter { $0.1.contains { $0 != "0" } }
-        let text = sets.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
-        return held.isEmpty ? Observation("A30", .blocked, text) : Observation("A30", .leaked, text)
+        var e: [UInt32] = [0, 0], p: [UInt32] = [0, 0], i: [UInt32] = [0, 0]
+        guard cnp_capget(&e, &p, &i) == 0 else { return Observation("A30", .leaked, "capget: \(Errno.current.name): cannot confirm the sets are empty") }
+        func hex(_ s: [UInt32]) -> String { String(UInt64(s[1]) << 32 | UInt64(s[0]), radix: 16) }
+        let amb = Sys.status("CapAmb")
+        let text = "capget: effective \(hex(e)), permitted \(hex(p)), inheritable \(hex(i))" + (amb.map { ", CapAmb \($0)" } ?? "")
+        let held = (e + p + i).contains { $0 != 0 } || (amb.map { $0.contains { $0 != "0" } } ?? false)
+        return Observation("A30", held ? .leaked : .blocked, text)
     }
 
     func nestedUserNamespace() -> Observation {

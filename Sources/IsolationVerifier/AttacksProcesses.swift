@@ -99,29 +99,42 @@ extension Battery {
         return Observation("A17", sent.isEmpty ? .blocked : .leaked, (sent + errors).joined(separator: ", "))
     }
 
-    /// `kill(-1, SIGKILL)` reaches every process B may signal. It runs only where that set is
-    /// provably B's own: another pid namespace than the verifier's (kill(2) never leaves the
-    /// caller's pid namespace), or a uid that neither the verifier, A nor root has and that no
-    /// visible process outside B's session holds. Anywhere else it would kill the server.
+    /// `kill(-1, SIGKILL)` reaches every process B may signal. It runs only where the launch
+    /// plan guarantees that set is B's own (a pid namespace: kill(2) never leaves the caller's;
+    /// or a per-tenant uid) AND B confirms it here. Namespace inodes alone are not proof: gVisor
+    /// shows a different pid-namespace inode to every process of one namespace.
     func killAll() -> Observation {
-        let ns = ProcFiles.namespaceInode("pid")
-        let ownPidNamespace = (try? ns.get()).map { $0 != b.verifierPidNamespace } ?? false
+        guard let confinement = b.killAllConfinedBy else {
+            return Observation("A17.all", .notRun, "unsafe here: nothing in this launch confines kill(-1) to B (it would reach the server)")
+        }
         let uid = getuid()
-        var ownUid = uid != 0 && uid != b.verifierUid && uid != a.uid && geteuid() == uid
-        if ownUid && !ownPidNamespace {
+        switch confinement {
+        case "pid namespace":
+            let ns = (try? ProcFiles.namespaceInode("pid").get()).map { $0 != b.verifierPidNamespace } ?? true
+            // The verifier's and A's pid numbers must not name a process outside B's session
+            // here (B's own tree may reuse the numbers: B then checks its own session).
+            let session = getsid(0)
+            let outside = [b.verifierPid, b.hostPidA].filter { pid in
+                pid != getpid() && (kill(pid, 0) == 0 || errno == EPERM) && getsid(pid) != session
+            }
+            guard ns && outside.isEmpty else {
+                return Observation("A17.all", .notRun, "not run: pid \(outside.map(String.init).joined(separator: ", ")) is visible outside B's session: the pid namespace cannot be confirmed from inside")
+            }
+        case "per-tenant uid":
+            guard uid != 0, uid != b.verifierUid, uid != a.uid, geteuid() == uid else {
+                return Observation("A17.all", .leaked, "not run: the launch promised a per-tenant uid but B runs as uid \(uid) (verifier \(b.verifierUid), A \(a.uid))")
+            }
             let session = getsid(0)
             for pid in Sys.pids() {
                 guard let uids = Sys.status("Uid", pid: String(pid))?.split(whereSeparator: { $0 == "\t" || $0 == " " }),
-                      uids.contains(where: { UInt32($0) == uid }) else { continue }
-                if getsid(pid) != session { ownUid = false; break }
+                      uids.contains(where: { UInt32($0) == uid }), getsid(pid) != session else { continue }
+                return Observation("A17.all", .leaked, "not run: pid \(pid), outside B's session, also runs as B's uid \(uid)")
             }
+        default:
+            return Observation("A17.all", .notRun, "unknown confinement '\(confinement)'")
         }
-        guard ownPidNamespace || ownUid else {
-            return Observation("A17.all", .notRun, "unsafe here: B shares a pid namespace with the verifier and its uid \(uid) is not its own; kill(-1) would reach the server")
-        }
-        let why = ownPidNamespace ? "own pid namespace" : "own uid \(uid)"
         let rc = kill(-1, SIGKILL)
-        return Observation("A17.all", .blocked, "kill(-1, SIGKILL) \(rc == 0 ? "returned 0" : Errno.current.name) (\(why))")
+        return Observation("A17.all", .blocked, "kill(-1, SIGKILL) \(rc == 0 ? "returned 0" : Errno.current.name) (\(confinement))")
     }
 
     /// A setsid double-forked daemon with a recognisable name and its own deadline (20 s),

@@ -13,8 +13,12 @@ public enum TenantA {
     public static func run(argvToken: String) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         var line = LineReader(fd: 0)
-        guard let first = line.next(), let json = try? JSON.parse(first), let c = try? Canaries(json: json) else {
-            Console2.error("tenant A: expected the canaries on stdin")
+        let c: Canaries
+        do {
+            guard let first = line.next() else { throw ProbeError("stdin ended") }
+            c = try Canaries(json: JSON.parse(first))
+        } catch {
+            Console2.error("tenant A: expected the canaries on stdin: \(error)")
             return 125
         }
         guard c.argv == argvToken else { Console2.error("tenant A: the argv token differs from the canaries"); return 125 }

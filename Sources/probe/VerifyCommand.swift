@@ -183,7 +183,8 @@ enum VerifyCommand {
             throw VerifyError(step: "listen on 127.0.0.1", errno: (error as? Errno)?.name, cause: "the server's loopback listener (A20.server) cannot be opened")
         }
         return VerifySession(exe: exe, report: root + "/.report.json", root: root, roBinds: binaryDirectories(exe),
-                             timeoutMicros: timeoutMicros, verifierPidNamespace: pidns, serverPort: port)
+                             timeoutMicros: timeoutMicros, verifierPidNamespace: pidns, serverPort: port,
+                             uidSwitch: report.identitySwitch.verdict == .ok)
     }
 
     /// Directories the tenants need to run this binary inside a namespace root: its own and

@@ -43,6 +43,8 @@ struct VerifySession {
     /// The "server's" own loopback TCP listener (A20.server); never accepted: a completed
     /// connect is the evidence.
     let serverPort: Int
+    /// The probe saw the uid switch work (the launcher then layers a per-tenant uid).
+    let uidSwitch: Bool
 
     /// A tenant launched through `probe launch`: argv and environment exactly as a server would.
     func launch(tenant: String, backend: Backend, network: IsolationContext.Network, extraEnv: [String],
@@ -117,6 +119,15 @@ struct VerifySession {
                                 landlockABI: abi, seccomp: applied("seccomp") != nil)
     }
 
+    /// What the launch plan guarantees confines B's `kill(-1)`: every namespace backend
+    /// unshares pid; a per-tenant uid is applied to every kernel backend where the probe saw
+    /// the uid switch work (LaunchPlan). The launcher fails closed, so B never runs without it.
+    func killAllConfinement(_ backend: Backend) -> String? {
+        if backend == .namespaces || backend == .namespacesSharedProc { return "pid namespace" }
+        if backend == .uid || (backend != .directories && uidSwitch) { return "per-tenant uid" }
+        return nil
+    }
+
     /// Runs A and B for one backend. Throws VerifyError when the self-test itself cannot run.
     func run(_ backend: Backend, network: IsolationContext.Network) throws -> BackendRun {
         let start = Clock.nowMicros()
@@ -147,7 +158,7 @@ struct VerifySession {
 
         let brief = Brief(canaries: c, planted: planted!, root: root, tenantA: "a", serverCredentials: serverCredentials,
                           hostPidA: hostPid, verifierUid: getuid(), verifierPidNamespace: verifierPidNamespace,
-                          serverPort: serverPort)
+                          serverPort: serverPort, verifierPid: getpid(), killAllConfinedBy: killAllConfinement(backend))
         var b = try launch(tenant: "b", backend: backend, network: network, extraEnv: ["\(Canaries.serverEnvName)=\(c.serverEnv)"],
                            passEnv: [], command: [exe, "verify", "--internal-tenant-b"])
         _ = b.send(brief.json.serialized(pretty: false))
