@@ -131,9 +131,13 @@ public enum TenantA {
                 if fds[0].revents != 0 {
                     guard let request = line.next() else { return }
                     if request == "status" {
-                        let intact = ProcFiles.read(planted.secretFile).map { $0 == c.file + "\n" }.get(or: false)
-                            && Sys.list(planted.workspace + "/.git/hooks").map { $0.isEmpty }.get(or: false)
-                        Sys.writeAll(1, JSON.object([("sigusr1", .int(Int64(signalsReceived))), ("intact", .bool(intact))]).serialized(pretty: false) + "\n")
+                        // Changed only when A read its file or hooks and found them changed;
+                        // null when A cannot tell (it could not plant or read them).
+                        var intact: JSON = .null
+                        if case .success(let text) = ProcFiles.read(planted.secretFile), case .success(let hooks) = Sys.list(planted.workspace + "/.git/hooks") {
+                            intact = .bool(text == c.file + "\n" && hooks.isEmpty)
+                        }
+                        Sys.writeAll(1, JSON.object([("sigusr1", .int(Int64(signalsReceived))), ("intact", intact)]).serialized(pretty: false) + "\n")
                     }
                 }
             }

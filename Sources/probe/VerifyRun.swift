@@ -187,7 +187,7 @@ struct VerifySession {
                 let received = status?["sigusr1"]?.int ?? 0
                 o = received > 0 ? Observation("A17", .leaked, "A received \(received) SIGUSR1 (\(o.evidence))")
                     : Observation("A17", .blocked, "A received no signal" + (o.evidence.isEmpty ? "" : " (\(o.evidence))"))
-            case "A17.all" where o.outcome != .notRun:
+            case "A17.all" where o.outcome == .blocked:  // B ran kill(-1): is A still alive?
                 o = status == nil ? Observation("A17.all", .leaked, o.evidence + "; tenant A is dead")
                     : Observation("A17.all", .blocked, o.evidence + "; tenant A still alive")
             case "A03", "A03.file":
