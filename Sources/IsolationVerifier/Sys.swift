@@ -85,9 +85,21 @@ enum Sys {
         return addr
     }
 
-    /// Connects (with a deadline) and reads what the peer sends before closing.
+    /// Connects (with a deadline) and reads what the peer sends before closing. EAGAIN (seen
+    /// now and then on a busy host's loopback, never a permission answer) is retried twice.
     static func connectAndRead(domain: Int32, _ address: UnsafeRawPointer, _ length: socklen_t, timeoutMillis: Int32 = 1000,
                                waitForData: Bool = true) -> Result<String, Errno> {
+        var r = connectOnce(domain: domain, address, length, timeoutMillis: timeoutMillis, waitForData: waitForData)
+        for _ in 0..<2 {
+            guard case .failure(let e) = r, e.rawValue == EAGAIN else { break }
+            usleep(50_000)
+            r = connectOnce(domain: domain, address, length, timeoutMillis: timeoutMillis, waitForData: waitForData)
+        }
+        return r
+    }
+
+    static func connectOnce(domain: Int32, _ address: UnsafeRawPointer, _ length: socklen_t, timeoutMillis: Int32,
+                            waitForData: Bool) -> Result<String, Errno> {
         let fd = socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         if fd < 0 { return .failure(.current) }
         defer { close(fd) }

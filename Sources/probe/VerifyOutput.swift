@@ -51,13 +51,14 @@ enum VerifyOutput {
         return l.isEmpty ? "" : ", layers: " + l.joined(separator: ", ")
     }
 
-    static func json(_ runs: [BackendRun], report: Report, exit: Int32) -> JSON {
+    static func json(_ runs: [BackendRun], report: Report, selected: Backend, exit: Int32) -> JSON {
         .object([
             ("schema", .string(schema)),
             ("tool_version", .string(Report.toolVersion)),
             ("kernel", .string(report.environment.kernelRelease)),
             ("uid", .int(Int64(report.environment.uid))),
             ("gvisor", .string(report.runtime("gvisor")?.confidence.rawValue ?? "no")),
+            ("selected_backend", .string(selected.name)),
             ("exit_status", .int(Int64(exit))),
             ("runs", .array(runs.map { r in
                 .object([

@@ -17,6 +17,11 @@ func runProbe() -> Int32 {
     if options.showVersion { print("namespace-probe \(Report.toolVersion) (report schema \(Report.schemaVersion))"); return 0 }
 
     do {
+        if let files = options.matrixFiles, let verified = try IsolationMatrix.load(files) {
+            let text = options.format == .json ? IsolationMatrix.json(verified).serialized() + "\n" : IsolationMatrix.markdown(verified)
+            try Console.emit(text, to: options.outputPath)
+            return 0
+        }
         if let files = options.matrixFiles {
             let reports = try files.map { try ReportFile.load($0) }
             let text = options.format == .json ? MatrixRenderer.mergedJSON(reports).serialized() + "\n"
