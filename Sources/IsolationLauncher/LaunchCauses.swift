@@ -10,7 +10,10 @@ enum LaunchCauses {
         let explain = Explain(environment: EnvironmentFacts.read(status: fields, cgroup: ProcFiles.line("/proc/self/cgroup")),
                               capabilities: CapabilitySets.read(status: fields), unshareSyscallBlocked: false, gvisor: false)
         let result = ProbeResult(verdict: .failed, steps: [step], failedStep: step.name, errno: step.errno, detail: step.detail)
-        let why = explain.cause(probe: "launch", result: result) ?? "the step's effect was not observed"
+        var why = explain.cause(probe: "launch", result: result) ?? "the step's effect was not observed"
+        if step.name.hasPrefix("chdir "), step.errno == .EACCES, plan.perTenantUID {
+            why = "EACCES: the tenant's own uid cannot reach its workspace: every directory above the workspace root must be searchable by others (chmod o+x)"
+        }
         let detail = step.detail.map { " [\($0)]" } ?? ""
         return why + detail + "; the probe verified \(plan.backend.name) earlier: run `probe` again to see what changed, or launch with a weaker --backend"
     }

@@ -89,7 +89,8 @@ struct Supervisor {
         }
         _ = kill(-child, SIGKILL)
         _ = kill(child, SIGKILL)
-        DescendantReaper.killAll()
+        // The child itself is left to the SIGCHLD path, which records its status.
+        DescendantReaper.killAll(except: child)
     }
 }
 
@@ -97,10 +98,10 @@ struct Supervisor {
 /// behind (a double-forked daemon) becomes its child once its parent dies. Killing all its
 /// children until none is left ends the tenant's whole tree.
 enum DescendantReaper {
-    static func killAll() {
+    static func killAll(except spared: pid_t = 0) {
         let me = getpid()
         for _ in 0..<1000 {
-            let children = childrenOf(me)
+            let children = childrenOf(me).filter { $0 != spared }
             if children.isEmpty { break }
             for pid in children { _ = kill(pid, SIGKILL) }
             var status: Int32 = 0
