@@ -136,7 +136,7 @@ enum VerifyCommand {
         }
 
         let exit: Int32 = runs.contains { $0.error != nil } ? 125 : runs.contains { !$0.failed.isEmpty } ? 4 : 0
-        let text = o.json ? VerifyOutput.json(runs, report: report, selected: selection.chosen, exit: exit).serialized() + "\n" : VerifyOutput.table(runs)
+        let text = o.json ? VerifyOutput.json(runs, report: report, selected: selection.chosen, exit: exit).serialized() + "\n" : VerifyOutput.table(runs, columns: o.all)
         do { try Console.emit(text, to: nil) } catch { Console.error("probe verify: \(error)") }
         for r in runs {
             if let e = r.error { Console.error("probe verify: \(r.backend.name): the self-test could not run: \(e)") }

@@ -17,21 +17,28 @@ enum VerifyOutput {
         }
     }
 
-    static func table(_ runs: [BackendRun]) -> String {
+    /// One backend: a row per attack with promise and evidence. `--all`: a column per backend,
+    /// then the evidence of every leak and attack not run.
+    static func table(_ runs: [BackendRun], columns: Bool) -> String {
         var out = ""
         let ok = runs.filter { $0.error == nil }
-        if ok.count == 1, let r = ok.first {
+        if !columns, let r = ok.first {
             out += "probe verify: \(r.backend.name), network \(r.network.rawValue)\(layers(r)), \(r.micros / 1000) ms\n\n"
             let rows = r.rows.map { [$0.attack.id, $0.attack.tries, "\($0.promise.kind.rawValue): \($0.promise.reason)", cell($0) + ": " + $0.observation.evidence] }
             out += MatrixRenderer.markdownTable(["id", "B tries to", "promise", "observed"], rows)
-        } else if !ok.isEmpty {
-            out += "probe verify --all: " + ok.map { "\($0.backend.name) (network \($0.network.rawValue)\(layers($0)), \($0.micros / 1000) ms)" }.joined(separator: ", ") + "\n\n"
-            let rows = ok[0].rows.indices.map { i in [ok[0].rows[i].attack.id, ok[0].rows[i].attack.tries] + ok.map { cell($0.rows[i]) } }
-            out += MatrixRenderer.markdownTable(["id", "B tries to"] + ok.map(\.backend.name), rows)
-            let notable = ok.flatMap { r in r.rows.filter { $0.observation.outcome != .blocked }.map { (r.backend, $0) } }
-            if !notable.isEmpty {
-                out += "\nevidence (leaks and attacks not run):\n"
-                for (b, row) in notable { out += "  \(b.name) \(row.attack.id): \(row.observation.evidence)\n" }
+        } else if columns {
+            out += "probe verify --all: \(runs.count) backends available here\n"
+            for r in runs {
+                out += "  " + Cell.pad(r.backend.name, 24) + (r.error != nil ? "could not run" : "network \(r.network.rawValue)\(layers(r)), \(r.micros / 1000) ms") + "\n"
+            }
+            if !ok.isEmpty {
+                let rows = ok[0].rows.indices.map { i in [ok[0].rows[i].attack.id, ok[0].rows[i].attack.tries] + ok.map { cell($0.rows[i]) } }
+                out += "\n" + MatrixRenderer.markdownTable(["id", "B tries to"] + ok.map(\.backend.name), rows)
+                let notable = ok.flatMap { r in r.rows.filter { $0.observation.outcome != .blocked }.map { (r.backend, $0) } }
+                if !notable.isEmpty {
+                    out += "\nevidence (leaks and attacks not run):\n"
+                    for (b, row) in notable { out += "  \(b.name) \(row.attack.id): \(row.observation.evidence)\n" }
+                }
             }
         }
         for r in runs {
@@ -46,7 +53,7 @@ enum VerifyOutput {
         guard let c = r.context else { return "" }
         var l: [String] = []
         if c.perTenantUid && r.backend != .uid { l.append("per-tenant uid") }
-        if let abi = c.landlockABI, r.backend != .landlock { l.append("landlock ABI \(abi)") } else if let abi = c.landlockABI { l.append("ABI \(abi)") }
+        if let abi = c.landlockABI { l.append("Landlock ABI \(abi)") }
         if c.seccomp { l.append("seccomp") }
         return l.isEmpty ? "" : ", layers: " + l.joined(separator: ", ")
     }
