@@ -187,6 +187,7 @@ public enum AttackCatalogue {
             if c.seccomp { return .blocks("launcher seccomp filter: unshare(CLONE_NEWUSER) EPERM") }
             return .open("no seccomp filter")
         }),
+        Attack(id: "A33", family: .resources, label: "disk", tries: "write one file past --limit fsize", rule: launcher("RLIMIT_FSIZE")),
         Attack(id: "A32", family: .resources, label: "fork bomb", tries: "fork past --limit nproc", rule: { c in
             if c.perTenantUid { return .blocks("RLIMIT_NPROC on the tenant's own uid") }
             if c.namespaced { return .blocks("RLIMIT_NPROC counted in the tenant's user namespace") }
@@ -210,7 +211,8 @@ public enum AttackCatalogue {
             if let i = reasons.firstIndex(where: { $0.0 == r }) { reasons[i].1.append(a.id) } else { reasons.append((r, [a.id])) }
         }
         let listed = reasons.map { "\($0.1.joined(separator: ",")) (\($0.0))" }
-        return (listed + ["kernel exploits (one kernel is shared)"]).joined(separator: "; ")
+        return (listed + ["kernel exploits (one kernel is shared)",
+                          "memory, CPU and total disk use beyond the --limit rlimits (add cgroup limits)"]).joined(separator: "; ")
     }
 
     /// "files (read, list, ...), IPC (...)" for the attacks with the given promise.

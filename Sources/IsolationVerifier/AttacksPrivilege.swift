@@ -69,6 +69,27 @@ extension Battery {
         return Observation("A30.userns", .blocked, "unshare(CLONE_NEWUSER): \(what) (Seccomp \(seccomp))")
     }
 
+    /// Writes one file in B's own workspace past the launch's RLIMIT_FSIZE (SIGXFSZ ignored,
+    /// so the kernel answers EFBIG), then removes it.
+    func bigFile(limit: Int) -> Observation {
+        signal(SIGXFSZ, SIG_IGN)
+        let path = "npv-fill"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return Observation("A33", .notRun, "create ./\(path): \(Errno.current.name)") }
+        defer { close(fd); unlink(path) }
+        let chunk = [UInt8](repeating: 0x41, count: 1 << 20)
+        var written = 0
+        while written < limit + (1 << 20) {
+            let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                let e = Errno.current
+                return Observation("A33", e.rawValue == EFBIG ? .blocked : .notRun, "write at \(written) bytes: \(e.name)")
+            }
+            written += n
+        }
+        return Observation("A33", .leaked, "wrote \(written) bytes, past the \(limit)-byte limit")
+    }
+
     /// Forks children that only wait, until fork fails or `cap` exist, then kills them all.
     /// The cap keeps a failed limit harmless; the limit the launcher set is reported.
     func forkBomb(cap: Int = 256) -> Observation {

@@ -17,6 +17,7 @@ struct Battery {
         out += [listProcesses(found), cmdline(found), environ(found), maps(found), ptraceA(found), signalA(found), killAll()]
         out.append(daemon())
         out += [tcp(), serverTCP(), abstractSocket(), pathnameSocket()]
+        out.append(bigFile(limit: VerifyLimits.fileSize))
         out.append(forkBomb())
         return out
     }

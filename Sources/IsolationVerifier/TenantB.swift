@@ -70,3 +70,10 @@ public enum TenantB {
         return 0
     }
 }
+
+/// The rlimits the verifier asks `probe launch` for (`--limit`), which B's A32 and A33 test.
+public enum VerifyLimits {
+    public static let nproc = 64
+    /// Bytes (RLIMIT_FSIZE).
+    public static let fileSize = 4 << 20
+}

@@ -52,7 +52,7 @@ struct VerifySession {
         var argv = [exe, "launch", "--tenant", tenant, "--backend", backend.name, "--from", report,
                     "--workspace-root", root, "--network", network.rawValue,
                     "--time-limit", String(max(1, Int((timeoutMicros + 999_999) / 1_000_000))),
-                    "--limit", "nproc=\(VerifySession.nproc)", "--status", statusPath(tenant)]
+                    "--limit", "nproc=\(VerifyLimits.nproc),fsize=\(VerifyLimits.fileSize)", "--status", statusPath(tenant)]
         for name in passEnv { argv += ["--env", name] }
         for dir in roBinds { argv += ["--ro-bind", dir] }
         argv += ["--"] + command
@@ -61,9 +61,6 @@ struct VerifySession {
         return try LaunchedTenant.start(argv, environment: env, stderrPath: stderrPath(tenant),
                                     inherit: tenant == "b" ? [serverLog] : [])
     }
-
-    /// RLIMIT_NPROC for both tenants: the fork bomb (A32) must stop there.
-    static let nproc = 64
 
     func statusPath(_ tenant: String) -> String { "\(root)/.\(tenant).status.json" }
     func stderrPath(_ tenant: String) -> String { "\(root)/.\(tenant).stderr" }
