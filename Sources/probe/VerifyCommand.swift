@@ -184,7 +184,13 @@ enum VerifyCommand {
         }
         return VerifySession(exe: exe, report: root + "/.report.json", root: root, roBinds: binaryDirectories(exe),
                              timeoutMicros: timeoutMicros, verifierPidNamespace: pidns, serverPort: port,
-                             uidSwitch: report.identitySwitch.verdict == .ok)
+                             uidRange: tenantUIDs(), uidSwitch: report.identitySwitch.verdict == .ok)
+    }
+
+    /// A random pair in 200000-299999 (see VerifySession.uidRange).
+    static func tenantUIDs() -> ClosedRange<UInt32> {
+        let first = 200_000 + 2 * (UInt32(Token.hex(4), radix: 16)! % 50_000)
+        return first...(first + 1)
     }
 
     /// Directories the tenants need to run this binary inside a namespace root: its own and

@@ -43,6 +43,10 @@ struct VerifySession {
     /// The "server's" own loopback TCP listener (A20.server); never accepted: a completed
     /// connect is the evidence.
     let serverPort: Int
+    /// Two uids for A and B, outside the launcher's default range (100000-199999) so a run in
+    /// a deployed container never gives B the uid of a real tenant (B's kill(-1) would reach
+    /// it), and drawn at random per run so concurrent runs do not share them.
+    let uidRange: ClosedRange<UInt32>
     /// The probe saw the uid switch work (the launcher then layers a per-tenant uid).
     let uidSwitch: Bool
 
@@ -52,7 +56,8 @@ struct VerifySession {
         var argv = [exe, "launch", "--tenant", tenant, "--backend", backend.name, "--from", report,
                     "--workspace-root", root, "--network", network.rawValue,
                     "--time-limit", String(max(1, Int((timeoutMicros + 999_999) / 1_000_000))),
-                    "--limit", "nproc=\(VerifyLimits.nproc),fsize=\(VerifyLimits.fileSize)", "--status", statusPath(tenant)]
+                    "--limit", "nproc=\(VerifyLimits.nproc),fsize=\(VerifyLimits.fileSize)", "--status", statusPath(tenant),
+                    "--uid-range", "\(uidRange.lowerBound)-\(uidRange.upperBound)"]
         for name in passEnv { argv += ["--env", name] }
         for dir in roBinds { argv += ["--ro-bind", dir] }
         argv += ["--"] + command
