@@ -28,12 +28,15 @@ public struct LaunchPlan: Equatable {
                 + "run `probe` to see why, or choose one of those")
         }
         let namespaced = backend == .namespaces || backend == .namespacesSharedProc
-        let net = network ?? (namespaced ? .none : .shared)
-        if net == .none && !namespaced {
-            throw LaunchRefusal.usage("--network none needs a network namespace, which backend \(backend.name) does not have; "
+        // A container may refuse some kinds (RestrictNamespaces=): the verified ones are used.
+        let verifiedNet = namespaced && facts.namespaces.contains(.net)
+        let net = network ?? (verifiedNet ? .none : .shared)
+        if net == .none && !verifiedNet {
+            throw LaunchRefusal.usage("--network none needs a network namespace, which \(namespaced ? "this container refuses (the probe verified only \(facts.namespaces.map(\.rawValue).joined(separator: ",")))" : "backend \(backend.name) does not have"); "
                 + "use --network shared (and read what it leaves open) or a namespace backend")
         }
-        let kinds: [NamespaceKind] = !namespaced ? [] : net == .none ? [.pid, .mnt, .net, .ipc, .uts] : [.pid, .mnt, .ipc, .uts]
+        let order: [NamespaceKind] = [.pid, .mnt, .net, .ipc, .uts]
+        let kinds = !namespaced ? [] : order.filter { facts.namespaces.contains($0) && ($0 != .net || net == .none) }
         let kernelLayers = backend != .directories
         return LaunchPlan(backend: backend, network: net, namespaces: kinds, userNamespace: namespaced && facts.userNamespace,
                           proc: backend == .namespaces ? .fresh : .container, perTenantUID: kernelLayers && facts.uidSwitch,

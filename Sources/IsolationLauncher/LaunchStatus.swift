@@ -127,6 +127,12 @@ public enum NetworkExposure {
             if (plan.landlockABI ?? 0) < 6 { open.append("abstract unix sockets of the server and other tenants (A22)") }
             open.append("the cloud metadata address (169.254.169.254) and the container's whole network")
         }
+        if plan.usesNamespaces {
+            for kind in [NamespaceKind.ipc, .uts] where !plan.namespaces.contains(kind) {
+                open.append("no \(kind.rawValue) namespace (this container refuses it): " + (kind == .ipc
+                    ? "SysV IPC and POSIX message queues are shared between tenants (A09)" : "the hostname is shared"))
+            }
+        }
         if let abi = plan.landlockABI, !plan.usesNamespaces {
             open += LandlockRuleset.leftOpen(abi: abi).filter { !$0.hasPrefix("TCP") || plan.network == .shared }
         }

@@ -71,13 +71,46 @@ public enum Launcher {
 
         let ctx = ChildContext(plan: plan, request: request, area: area, tenantIDs: tenantIDs, environment: environment,
                                recordFD: fds[1], blocked: mask)
-        let child = Subprocess.fork()
-        if child == 0 {
-            close(fds[0])
-            close(sfd)
-            SandboxedChild.start(ctx)
+        var child: pid_t
+        if SandboxedChild.launcherUnshares(plan) {
+            // The launcher enters the namespaces itself and its child is PID 1.
+            let w = StepWriter(fd: fds[1], section: SandboxedChild.section)
+            if SandboxedChild.unshareNamespaces(ctx, w) {
+                child = Subprocess.fork()
+                if child == 0 {
+                    close(fds[0])
+                    close(sfd)
+                    Subprocess.exit(SandboxedChild.initProcess(ctx, w))
+                }
+            } else {
+                StepWriter.flush()
+                child = 0
+            }
+        } else {
+            child = Subprocess.fork()
+            if child == 0 {
+                close(fds[0])
+                close(sfd)
+                SandboxedChild.start(ctx)
+            }
         }
         close(fds[1])
+        if child == 0 {
+            // unshare was refused: the records say why, and nothing was forked.
+            var records = RecordStream()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                records.append(buffer[0..<n])
+            }
+            close(fds[0])
+            let failed = records.sections[SandboxedChild.section]?.steps.last { $0.outcome == .failed }
+            status.steps = records.sections[SandboxedChild.section]?.steps ?? []
+            let step = failed ?? Step(name: "unshare", outcome: .failed)
+            return refused(.isolation(step: step.name, errno: step.errno?.name, cause: LaunchCauses.cause(step: step, plan: plan)))
+        }
         guard child > 0 else {
             close(fds[0])
             return refused(.isolation(step: "fork", errno: Errno.current.name, cause: "no process could be made (RLIMIT_NPROC or memory)"))

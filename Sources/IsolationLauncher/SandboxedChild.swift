@@ -43,8 +43,7 @@ enum SandboxedChild {
                 Subprocess.exit(125)
             }
         }
-        let order: [NamespaceKind] = [.pid, .mnt, .net, .ipc, .uts]
-        guard SandboxRoot.unshareNamespaces(order.filter(ctx.plan.namespaces.contains), w) else { Subprocess.exit(125) }
+        guard unshareNamespaces(ctx, w) else { Subprocess.exit(125) }
         let pid1 = Subprocess.fork()
         if pid1 == 0 { Subprocess.exit(initProcess(ctx, w)) }
         guard pid1 > 0 else {
@@ -61,11 +60,23 @@ enum SandboxedChild {
         }
     }
 
+    /// Whether the launcher itself may unshare (and fork PID 1 directly, one process fewer):
+    /// only when no user namespace is needed, so its credentials never change.
+    static func launcherUnshares(_ plan: LaunchPlan) -> Bool { plan.usesNamespaces && !plan.userNamespace }
+
+    /// The plan's kinds in one unshare(2), the order the probe's chain uses.
+    static func unshareNamespaces(_ ctx: ChildContext, _ w: StepWriter) -> Bool {
+        let order: [NamespaceKind] = [.pid, .mnt, .net, .ipc, .uts]
+        return SandboxRoot.unshareNamespaces(order.filter(ctx.plan.namespaces.contains), w)
+    }
+
     /// PID 1 of the tenant's pid namespace: builds the root, brings up loopback, forks the
     /// tenant, then reaps every orphan and forwards SIGTERM, SIGINT and SIGHUP to the
     /// tenant's process group until the tenant exits; its exit ends the namespace.
     static func initProcess(_ ctx: ChildContext, _ w: StepWriter) -> Int32 {
-        guard w.step("fork PID 1", { getpid() == 1 ? .ok() : .failed(nil, "pid is \(getpid())") }) else { return 125 }
+        resetSignals(ctx)
+        guard w.step("fork PID 1", { getpid() == 1 ? .ok() : .failed(nil, "pid is \(getpid())") }),
+              ProcessHygiene.newSession(w) else { return 125 }
         let root = RootPlan(mountPoint: rootMountPoint(), workspaceSource: ctx.area.workspace, workspaceTarget: ctx.area.workspace,
                             proc: ctx.plan.proc, extraReadOnly: ctx.request.readOnlyBinds)
         guard SandboxRoot.build(root, w, expectedWorkspace: ctx.area.identity) != nil else { return 125 }

@@ -28,34 +28,58 @@ struct Supervisor {
     }
 
     /// Where forwarded signals go: PID 1 of the tenant's pid namespace (it forwards to the
-    /// command's process group), else the command's process group (it called setsid).
-    var target: pid_t {
-        if namespaced { return records.sections[SandboxedChild.section]?.facts["pid1"].flatMap { pid_t($0) } ?? child }
+    /// command's process group; the child itself, or the child's child when a user
+    /// namespace came first), else the command's process group (it called setsid).
+    mutating func target() -> pid_t {
+        if namespaced { return pid1() ?? child }
         return -child
     }
 
+    /// PID 1 as the child reported it (a fact on the pipe; read now).
+    mutating func pid1() -> pid_t? {
+        readAvailable()
+        return records.sections[SandboxedChild.section]?.facts["pid1"].flatMap { pid_t($0) }
+    }
+
+    private var scratch = [UInt8](repeating: 0, count: 4096)
+
+    /// Reads what is in the pipe now (the descriptor is non-blocking).
+    private mutating func readAvailable() {
+        guard recordFD >= 0 else { return }
+        while true {
+            let got = scratch.withUnsafeMutableBytes { read(recordFD, $0.baseAddress, $0.count) }
+            if got > 0 { records.append(scratch[0..<got]); continue }
+            if got < 0 && errno == EINTR { continue }
+            return
+        }
+    }
+
     mutating func run() {
-        var buffer = [UInt8](repeating: 0, count: 4096)
+        _ = fcntl(recordFD, F_SETFL, fcntl(recordFD, F_GETFL) | O_NONBLOCK)
         while exitCode == nil || recordFD >= 0 {
-            var pfds = [pollfd(fd: recordFD, events: Int16(POLLIN), revents: 0), pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+            // The pipe is watched for its end only (POLLHUP is reported whatever the events):
+            // a wakeup per record cost a context switch per step. The records, a few KiB,
+            // wait in the pipe buffer (64 KiB) and are read once every writer is gone.
+            var pfds = [pollfd(fd: recordFD, events: 0, revents: 0), pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
             var timeout: Int32 = -1
             if let deadline, !timedOut { timeout = Int32(clamping: max(0, (deadline - Clock.nowMicros() + 999) / 1000)) }
             let n = poll(&pfds, 2, timeout)
             if n < 0 { if errno == EINTR { continue }; break }
             if n == 0 { killTree(); timedOut = true; continue }
             if pfds[0].revents != 0 {
-                let got = buffer.withUnsafeMutableBytes { read(recordFD, $0.baseAddress, $0.count) }
-                if got > 0 {
-                    records.append(buffer[0..<got])
-                } else if got == 0 || errno != EINTR {
-                    close(recordFD)
-                    recordFD = -1
-                    setupDoneMicros = Clock.nowMicros()
-                }
+                setupDoneMicros = Clock.nowMicros()
+                drainRecords()
             }
             if pfds[1].revents != 0 { handleSignal() }
         }
-        if recordFD >= 0 { close(recordFD); recordFD = -1 }
+        if recordFD >= 0 { drainRecords() }
+    }
+
+    /// Reads every record left in the pipe and closes it.
+    private mutating func drainRecords() {
+        readAvailable()
+        close(recordFD)
+        recordFD = -1
     }
 
     private mutating func handleSignal() {
@@ -76,7 +100,7 @@ struct Supervisor {
                 }
             }
         } else {
-            let t = target
+            let t = target()
             if kill(t, sig) != 0 && t < 0 { _ = kill(child, sig) }
         }
     }
@@ -84,13 +108,10 @@ struct Supervisor {
     /// SIGKILL to the child and, in a pid namespace, to its PID 1: the kernel then kills
     /// every process of the namespace. Outside one, the command's group and every orphan.
     private mutating func killTree() {
-        if namespaced, let pid1 = records.sections[SandboxedChild.section]?.facts["pid1"].flatMap({ pid_t($0) }) {
-            _ = kill(pid1, SIGKILL)
-        }
+        if namespaced, let pid1 = pid1() { _ = kill(pid1, SIGKILL) }
         _ = kill(-child, SIGKILL)
         _ = kill(child, SIGKILL)
-        // The child itself is left to the SIGCHLD path, which records its status.
-        DescendantReaper.killAll(except: child)
+        // The rest goes once the child is reaped (SIGCHLD path), which records its status.
     }
 }
 
@@ -98,13 +119,19 @@ struct Supervisor {
 /// behind (a double-forked daemon) becomes its child once its parent dies. Killing all its
 /// children until none is left ends the tenant's whole tree.
 enum DescendantReaper {
-    static func killAll(except spared: pid_t = 0) {
+    /// Call once the launcher's own child is reaped: it reaps any child.
+    static func killAll() {
         let me = getpid()
         for _ in 0..<1000 {
-            let children = childrenOf(me).filter { $0 != spared }
-            if children.isEmpty { break }
-            for pid in children { _ = kill(pid, SIGKILL) }
+            // Reap what has exited; ECHILD means no child is left at all, the usual case,
+            // and then /proc is not read.
             var status: Int32 = 0
+            var pid: pid_t
+            repeat { pid = waitpid(-1, &status, WNOHANG) } while pid > 0
+            if pid < 0 && errno == ECHILD { return }
+            let children = childrenOf(me)
+            if children.isEmpty { return }
+            for pid in children { _ = kill(pid, SIGKILL) }
             for pid in children { _ = waitpid(pid, &status, 0) }
         }
     }

@@ -74,14 +74,17 @@ public struct TenantArea {
         let me = geteuid()
         // The launcher's uid, this launch's owner, or the uid this tenant was given by an
         // earlier launch with a per-tenant uid (the registry's record).
-        var allowed: Set<uid_t> = [me, owner?.uid ?? me]
-        if let recorded = TenantUIDRegistry.recorded(tenantOf: path) { allowed.insert(recorded) }
-        guard allowed.contains(st.st_uid) else {
+        let allowed = st.st_uid == me || st.st_uid == owner?.uid || st.st_uid == TenantUIDRegistry.recorded(tenantOf: path)
+        guard allowed else {
             close(fd)
             throw LaunchRefusal.usage("\(path) belongs to uid \(st.st_uid), not to this tenant; refused (another tenant's or a planted directory)")
         }
         if let owner, st.st_uid != owner.uid || st.st_gid != owner.gid {
-            guard fchownat(fd, "", owner.uid, owner.gid, cnp_AT_EMPTY_PATH) == 0 else {
+            // AT_EMPTY_PATH on an O_PATH descriptor (Linux 2.6.39); gVisor answers EBADF, and
+            // the descriptor's /proc/self/fd link names the same directory.
+            let changed = fchownat(fd, "", owner.uid, owner.gid, cnp_AT_EMPTY_PATH) == 0
+                || (errno == EBADF && chown("/proc/self/fd/\(fd)", owner.uid, owner.gid) == 0)
+            guard changed else {
                 let e = Errno.current
                 close(fd)
                 throw LaunchRefusal.isolation(step: "chown \(path) to uid \(owner.uid)", errno: e.name, cause: "the launcher needs CAP_CHOWN for a per-tenant uid")

@@ -8,17 +8,20 @@ public struct VerifiedFacts: Equatable {
     public var chosen: Backend
     public var available: Set<Backend>
     public var userNamespace: Bool
+    /// The kinds the sandbox chain unshared (ISOLATION_NAMESPACES); all five where unset.
+    public var namespaces: [NamespaceKind]
     public var landlockABI: Int?
     public var uidSwitch: Bool
     public var seccompFilter: Bool
     /// Where the facts came from, for messages and the status.
     public var source: String
 
-    public init(chosen: Backend, available: Set<Backend>, userNamespace: Bool, landlockABI: Int?, uidSwitch: Bool,
-                seccompFilter: Bool, source: String) {
+    public init(chosen: Backend, available: Set<Backend>, userNamespace: Bool, namespaces: [NamespaceKind] = SandboxChainProbe.namespaces,
+                landlockABI: Int?, uidSwitch: Bool, seccompFilter: Bool, source: String) {
         self.chosen = chosen
         self.available = available
         self.userNamespace = userNamespace
+        self.namespaces = namespaces
         self.landlockABI = landlockABI
         self.uidSwitch = uidSwitch
         self.seccompFilter = seccompFilter
@@ -40,7 +43,14 @@ public struct VerifiedFacts: Equatable {
             available.insert(chosen)
         }
         available.insert(chosen)
-        return VerifiedFacts(chosen: chosen, available: available, userNamespace: values["ISOLATION_USER_NAMESPACE"] == "1",
+        var kinds = SandboxChainProbe.namespaces
+        if let list = values["ISOLATION_NAMESPACES"] {
+            kinds = try list.split(separator: ",").map { name in
+                guard let k = NamespaceKind(rawValue: String(name)) else { throw LaunchRefusal.usage("\(source): ISOLATION_NAMESPACES: unknown kind '\(name)'") }
+                return k
+            }
+        }
+        return VerifiedFacts(chosen: chosen, available: available, userNamespace: values["ISOLATION_USER_NAMESPACE"] == "1", namespaces: kinds,
                              landlockABI: values["ISOLATION_LANDLOCK_ABI"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil },
                              uidSwitch: values["ISOLATION_UID_SWITCH"] == "1",
                              seccompFilter: values["ISOLATION_HARDENING_SECCOMP_FILTER"] == "1", source: source)

@@ -27,18 +27,26 @@ public struct IsolationContext: Equatable {
     /// The Landlock ABI in force for the tenant, nil when no Landlock layer is applied.
     public var landlockABI: Int?
     public var seccomp: Bool
+    /// Namespace kinds the tenant has (`pid`, `mnt`, `net`, `ipc`, `uts`); empty outside the
+    /// namespace backends. Containers may refuse some kinds; the launcher then goes without.
+    public var namespaces: Set<String>
 
-    public init(backend: Backend, network: Network? = nil, perTenantUid: Bool? = nil, landlockABI: Int? = nil, seccomp: Bool = true) {
+    public init(backend: Backend, network: Network? = nil, perTenantUid: Bool? = nil, landlockABI: Int? = nil, seccomp: Bool = true,
+                namespaces: Set<String>? = nil) {
         self.backend = backend
         let namespaced = backend == .namespaces || backend == .namespacesSharedProc
         self.network = network ?? (namespaced ? .none : .shared)
+        var kinds = namespaces ?? (namespaced ? ["pid", "mnt", "net", "ipc", "uts"] : [])
+        if self.network == .shared { kinds.remove("net") }
+        self.namespaces = kinds
         self.perTenantUid = perTenantUid ?? (backend == .uid)
         self.landlockABI = landlockABI
         self.seccomp = seccomp
     }
 
     var namespaced: Bool { backend == .namespaces || backend == .namespacesSharedProc }
-    var netNamespace: Bool { namespaced && network == .none }
+    var netNamespace: Bool { namespaced && namespaces.contains("net") }
+    var ipcNamespace: Bool { namespaced && namespaces.contains("ipc") }
     func landlock(atLeast abi: Int) -> Bool { (landlockABI ?? 0) >= abi }
     var hasLandlock: Bool { landlockABI != nil }
 }
@@ -126,7 +134,7 @@ public enum AttackCatalogue {
             return .open("same uid as A")
         }),
         Attack(id: "A09.sysv", family: .ipc, label: "SysV shm", tries: "attach A's SysV shared memory segment by key and id", rule: { c in
-            if c.namespaced { return .blocks("IPC namespace") }
+            if c.ipcNamespace { return .blocks("IPC namespace") }
             if c.perTenantUid { return .blocks("A created it 0600 with its own uid") }
             if c.hasLandlock { return .open("Landlock does not cover SysV IPC") }
             return .open("same uid as A")

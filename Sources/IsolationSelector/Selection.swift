@@ -36,11 +36,14 @@ public struct Selection: Equatable {
     public var warning: String?
     /// The chosen backend with the layers the launcher adds to it: what the promises depend on.
     public var context: IsolationContext
+    /// What the chosen backend leaves open here beyond `doesNotProtect`: namespace kinds the
+    /// container refuses, each with the attacks it leaves open.
+    public var leftOpen: [String] = []
 
     public static func == (a: Selection, b: Selection) -> Bool {
         a.chosen == b.chosen && a.candidates == b.candidates && a.hardening == b.hardening
             && a.parameters.map { "\($0)=\($1)" } == b.parameters.map { "\($0)=\($1)" }
-            && a.advice == b.advice && a.warning == b.warning && a.context == b.context
+            && a.advice == b.advice && a.warning == b.warning && a.context == b.context && a.leftOpen == b.leftOpen
     }
 
     /// Generated from the attack catalogue for this backend and its layers.

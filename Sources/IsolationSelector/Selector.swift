@@ -17,21 +17,39 @@ public enum Selector {
         let advice = chosen <= .uid
             ? "nothing stronger than \(chosen.name) works in this container: for real tenant isolation run each tenant in its own sandbox outside it (a VM or a gVisor sandbox per tenant)"
             : nil
-        return Selection(chosen: chosen, candidates: candidates, hardening: hardening,
-                         parameters: parameters(chosen, report, chain, hardening, candidates), advice: advice,
-                         warning: chosen == .directories ? directoriesWarning : nil,
-                         context: context(chosen, report, hardening))
+        let mode = chosen == .namespaces ? chain.full : chosen == .namespacesSharedProc ? chain.sharedProc : nil
+        var selection = Selection(chosen: chosen, candidates: candidates, hardening: hardening,
+                                  parameters: parameters(chosen, report, chain, hardening, candidates), advice: advice,
+                                  warning: chosen == .directories ? directoriesWarning : nil,
+                                  context: context(chosen, report, hardening, kinds: mode?.kinds ?? []))
+        if let mode {
+            selection.leftOpen = SandboxChainProbe.namespaces.filter { !mode.kinds.contains($0) }.map(missingKind)
+        }
+        return selection
     }
 
     static let directoriesWarning = "any interpreter the agent runs (python, node, bash) reads whatever the shared uid can read: no kernel-enforced isolation"
 
     /// The layers `probe launch` adds to the chosen backend when they were observed to work:
-    /// the per-tenant uid and Landlock under every kernel-enforced backend (LaunchPlan).
-    static func context(_ b: Backend, _ r: Report, _ hardening: [Hardening]) -> IsolationContext {
+    /// the per-tenant uid and Landlock under every kernel-enforced backend (LaunchPlan), and
+    /// the namespace kinds the chain got here.
+    static func context(_ b: Backend, _ r: Report, _ hardening: [Hardening], kinds: [NamespaceKind]) -> IsolationContext {
         let has = { (name: String) in hardening.contains { $0.name == name && $0.available } }
         guard b != .directories else { return IsolationContext(backend: b, seccomp: has("seccomp filter")) }
-        return IsolationContext(backend: b, perTenantUid: b == .uid || has("per-tenant uid"),
-                                landlockABI: has("landlock") ? r.landlockABI ?? 1 : nil, seccomp: has("seccomp filter"))
+        return IsolationContext(backend: b, network: kinds.contains(.net) || kinds.isEmpty ? nil : .shared,
+                                perTenantUid: b == .uid || has("per-tenant uid"),
+                                landlockABI: has("landlock") ? r.landlockABI ?? 1 : nil, seccomp: has("seccomp filter"),
+                                namespaces: kinds.isEmpty ? nil : Set(kinds.map(\.rawValue)))
+    }
+
+    /// What a namespace kind the container refuses leaves open (attack ids of the catalogue).
+    static func missingKind(_ kind: NamespaceKind) -> String {
+        switch kind {
+        case .net: return "no network namespace here: tenants share the container's network, its loopback services and abstract unix sockets (A20, A22); launches run --network shared"
+        case .ipc: return "no ipc namespace here: SysV IPC objects and POSIX message queues are shared between tenants (A09)"
+        case .uts: return "no uts namespace here: tenants share the hostname (changing it still needs CAP_SYS_ADMIN, which tenants lack)"
+        default: return "no \(kind.rawValue) namespace here"
+        }
     }
 
     static func requirements(_ backend: Backend, _ r: Report, _ chain: ChainEvidence) -> [Shortfall] {
@@ -58,7 +76,7 @@ public enum Selector {
     /// and uts are proven by their own probes, in the mode the chain used.
     static func verifiedNamespaces(_ r: Report, _ mode: ChainEvidence.Mode) -> [Shortfall] {
         let modeName = mode.inUserNamespace ? "in_user_namespace" : "as_is"
-        return SandboxChainProbe.namespaces.compactMap { kind in
+        return mode.kinds.compactMap { kind in
             guard let ns = r.namespace(kind) else { return nil }
             return shortfall("the \(kind.rawValue) namespace is verified new and usable (\(modeName))",
                              "namespaces.\(kind.rawValue).\(modeName)", mode.inUserNamespace ? ns.inUserNamespace : ns.asIs)
@@ -100,7 +118,7 @@ public enum Selector {
         var p: [(String, String)] = [("ISOLATION_BACKEND", b.name)]
         p.append(("ISOLATION_AVAILABLE", candidates.filter { $0.available && !$0.excluded }.map(\.backend.name).joined(separator: ",")))
         if let mode = chain.full ?? chain.sharedProc {
-            p.append(("ISOLATION_NAMESPACES", SandboxChainProbe.namespaces.map(\.rawValue).joined(separator: ",")))
+            p.append(("ISOLATION_NAMESPACES", mode.kinds.map(\.rawValue).joined(separator: ",")))
             p.append(("ISOLATION_USER_NAMESPACE", mode.inUserNamespace ? "1" : "0"))
             p.append(("ISOLATION_PROC", b == .namespacesSharedProc || chain.full == nil ? "shared" : "fresh"))
         }
@@ -122,7 +140,15 @@ public enum Selector {
 /// Reads the sandbox chain's steps: which mode (as is / in a user namespace) ran the whole
 /// chain with a fresh /proc, and which ran it with the container's /proc bound instead.
 struct ChainEvidence {
-    struct Mode { let inUserNamespace: Bool; let result: ProbeResult }
+    struct Mode {
+        let inUserNamespace: Bool
+        let result: ProbeResult
+        /// The kinds the chain unshared (all of them in reports that predate the fact).
+        var kinds: [NamespaceKind] {
+            guard let text = result.facts[SandboxChainProbe.kindsFact] else { return SandboxChainProbe.namespaces }
+            return text.split(separator: ",").compactMap { NamespaceKind(rawValue: String($0)) }
+        }
+    }
     let modes: [Mode]
     let full: Mode?
     let sharedProc: Mode?
@@ -142,7 +168,7 @@ struct ChainEvidence {
         return others.allSatisfy { $0.outcome != .failed }
             && others.contains { $0.name == SandboxChainProbe.sharedProcStep && $0.outcome == .ok }
             && others.contains { $0.name == "parent does not see the new root" && $0.outcome == .ok }
-            && others.contains { $0.name == "loopback carries a UDP datagram" && $0.outcome == .ok }
+            && others.contains { $0.name == "loopback carries a UDP datagram" && $0.outcome != .failed }
     }
 
     /// The mode that got furthest first: its failing step is the informative one.

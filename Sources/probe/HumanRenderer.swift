@@ -55,6 +55,7 @@ enum SelectionText {
         out += "  why:          \(s.reason)\n"
         out += "  protects:     \(s.protects)\n"
         out += "  does not:     \(s.doesNotProtect)\n"
+        for line in s.leftOpen { out += "  also open:    \(line)\n" }
         if let w = s.warning { out += style.paint("  WARNING:      directories only: \(w)", "33") + "\n" }
         out += "  alternatives:\n"
         for c in s.candidates where c.backend != s.chosen {

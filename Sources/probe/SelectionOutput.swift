@@ -14,6 +14,7 @@ enum SelectionJSON {
                          ("promise", .string(p.kind.rawValue)), ("reason", .string(p.reason))])
             })),
             ("warning", .optional(s.warning)),
+            ("left_open", .array(s.leftOpen.map(JSON.string))),
             ("advice", .optional(s.advice)),
             ("parameters", .object(s.parameters.map { ($0, .string($1)) })),
             ("candidates", .array(s.candidates.map { c in

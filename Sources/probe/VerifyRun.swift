@@ -117,8 +117,9 @@ struct VerifySession {
         }
         let uid = s["tenant_uid"].map { !$0.isNull } ?? false
         let net = IsolationContext.Network(rawValue: s["network"]?.string ?? "") ?? .shared
+        let kinds = (s["namespaces"]?.array ?? []).compactMap(\.string)
         return IsolationContext(backend: backend, network: net, perTenantUid: uid || backend == .uid,
-                                landlockABI: abi, seccomp: applied("seccomp") != nil)
+                                landlockABI: abi, seccomp: applied("seccomp") != nil, namespaces: Set(kinds))
     }
 
     /// What the launch plan guarantees confines B's `kill(-1)`: every namespace backend

@@ -9,6 +9,11 @@
                                   unshare with CLONE_NEWNET kills the process with SIGSYS;
                                   every other unshare is allowed (a kill in one probe must not
                                   hide the others).
+  seccomp_launch.py restrict CMD...
+                                  unshare and clone with CLONE_NEWIPC, CLONE_NEWUTS,
+                                  CLONE_NEWCGROUP or CLONE_NEWTIME fail with EPERM; user, mnt,
+                                  net and pid are allowed, as systemd's
+                                  RestrictNamespaces=user mnt net pid does.
 
 Uses Debian's python3-seccomp (libseccomp), so it runs with /usr/bin/python3.
 """
@@ -23,8 +28,8 @@ CLONE_NEW_BITS = [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x
 
 
 def main() -> None:
-    if len(sys.argv) < 3 or sys.argv[1] not in ("eperm", "kill", "kill-net"):
-        sys.exit("usage: seccomp_launch.py eperm|kill|kill-net CMD...")
+    if len(sys.argv) < 3 or sys.argv[1] not in ("eperm", "kill", "kill-net", "restrict"):
+        sys.exit("usage: seccomp_launch.py eperm|kill|kill-net|restrict CMD...")
     mode, cmd = sys.argv[1], sys.argv[2:]
     f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     if mode == "eperm":
@@ -32,6 +37,11 @@ def main() -> None:
         f.add_rule(seccomp.ERRNO(errno.EPERM), "setns")
         for bit in CLONE_NEW_BITS:
             f.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, bit, bit))
+        f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    elif mode == "restrict":
+        for bit in (0x08000000, 0x04000000, 0x02000000, 0x00000080):  # NEWIPC, NEWUTS, NEWCGROUP, NEWTIME
+            for call in ("unshare", "clone"):
+                f.add_rule(seccomp.ERRNO(errno.EPERM), call, seccomp.Arg(0, seccomp.MASKED_EQ, bit, bit))
         f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     elif mode == "kill":
         f.add_rule(getattr(seccomp, "KILL_PROCESS", seccomp.KILL), "unshare")

@@ -31,8 +31,10 @@ echo "root=$(ls -A / | tr '\n' ' ')"
 echo "wsroot=$(ls -A "$WSROOT" 2>&1 | tr '\n' ' ')"
 echo "other=$(cat "$WSROOT/b/secret.txt" 2>&1)"
 echo "fds=$(ls /proc/self/fd | tr '\n' ' ')"
-set -- $(cat /proc/self/stat | sed 's/.*) //')
-echo "session=$4 pgrp=$3 pid=$(sed 's/ .*//' /proc/self/stat)"
+sed 's/.*) //' /proc/self/stat > "$HOME/stat"  # sed is a direct child of this shell
+read state ppid pgrp session rest < "$HOME/stat"
+echo "session=$session pgrp=$pgrp pid=$ppid"
+echo "nnp=$(setpriv -d 2>/dev/null | grep -i no_new_privs | tr -d ' ')"
 echo "env=$(env | sed 's/=.*//' | sort | tr '\n' ' ')"
 echo "pwd=$(pwd)"
 echo "home=$HOME"
@@ -81,8 +83,9 @@ def launch_report(env, backend):
 def violations(backend, seen, facts, launcher_uid):
     """What the tenant saw that its backend promises it would not (empty when isolated)."""
     bad = []
-    if seen.get("NoNewPrivs") != "1":
-        bad.append(f"NoNewPrivs is {seen.get('NoNewPrivs')}")
+    # gVisor's /proc/self/status has no NoNewPrivs line: setpriv asks prctl there.
+    if seen.get("NoNewPrivs") != "1" and not (seen.get("NoNewPrivs") is None and seen.get("nnp", "").endswith((":on", ":1"))):
+        bad.append(f"NoNewPrivs is {seen.get('NoNewPrivs')} ({seen.get('nnp')})")
     if seen.get("CapEff", "").strip("0"):
         bad.append(f"CapEff is {seen.get('CapEff')}")
     if facts.get("ISOLATION_HARDENING_SECCOMP_FILTER") == "1" and seen.get("Seccomp") != "2":
@@ -343,3 +346,46 @@ def test_status_fd_gets_one_json_object(root, host_env):
     status = json.loads(data)
     assert status["exit_status"] == 0 and status["tenant"] == "a" and status["backend"] == host_env["ISOLATION_BACKEND"]
     assert status["total_micros"] > 0 and status["steps"][-1]["name"].startswith("execve")
+
+
+def test_a_container_that_refuses_some_kinds_still_gets_the_others(root):
+    """systemd RestrictNamespaces=user mnt net pid, modelled by a seccomp filter: the probe
+    selects namespaces with pid, mnt and net, names what the missing kinds leave open, and
+    the launcher uses exactly the kinds that work (before: landlock was selected)."""
+    restrict = [*envs.SECCOMP[:-1], str(Path(envs.SECCOMP[-1])), "restrict"]
+    env_lines = subprocess.run(restrict + [PROBE, "--format", "env"], capture_output=True, text=True, check=True).stdout
+    facts = dict(l.split("=", 1) for l in env_lines.splitlines() if "=" in l)
+    assert facts["ISOLATION_BACKEND"] == "namespaces" and facts["ISOLATION_NAMESPACES"] == "pid,mnt,net"
+    human = subprocess.run(restrict + [PROBE], capture_output=True, text=True).stdout
+    assert "also open:    no ipc namespace here" in human
+    outside_ipc = os.readlink("/proc/self/ns/ipc")
+    proc = subprocess.run(restrict + [PROBE, "launch", "--tenant", "a", "--workspace-root", str(root), "--status", str(root / "s.json"),
+                                      "--", "sh", "-c", "readlink /proc/self/ns/ipc; ls /proc | grep -c '^[0-9]'; cat /sys/class/net/*/address 2>/dev/null | wc -l"],
+                          capture_output=True, text=True, env=dict(os.environ, **facts))
+    assert proc.returncode == 0, proc.stderr
+    ipc, procs, _ = proc.stdout.split("\n", 2)
+    assert ipc == outside_ipc, "ipc is shared: the container refuses a new one"
+    assert int(procs) <= 4, "pid namespace of its own"
+    status = json.loads((root / "s.json").read_text())
+    assert status["namespaces"] == ["pid", "mnt", "net"] and status["network"] == "none"
+    assert any("no ipc namespace" in line for line in status["reopened"])
+    assert "no ipc namespace" in proc.stderr
+
+
+@pytest.mark.parametrize("backend", ["namespaces", "landlock", "uid", "directories"])
+def test_inherited_descriptors_and_secrets_do_not_reach_the_tenant(backend, root, host_env, tmp_path):
+    """The server's open files (here fd 7 on a secret file, not close-on-exec) and its
+    environment (SERVER_SECRET) stay with the launcher (catalogue A26, A27)."""
+    secret = tmp_path / "server-key"
+    secret.write_text("SERVER-KEY")
+    fd = os.open(secret, os.O_RDONLY)
+    try:
+        env = dict(host_env, SERVER_SECRET="s3cr3t")
+        proc = host_launch(["--tenant", "a", "--backend", backend, "--workspace-root", str(root), "--", "sh", "-c",
+                            "ls /proc/self/fd | tr '\\n' ' '; echo; cat <&7 2>&1; env"], root, env, pass_fds=(fd,))
+    finally:
+        os.close(fd)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0].split()
+    assert set(first) <= {"0", "1", "2", "3"}, f"descriptors in the tenant: {first}"
+    assert "SERVER-KEY" not in proc.stdout and "s3cr3t" not in proc.stdout and "SERVER_SECRET" not in proc.stdout

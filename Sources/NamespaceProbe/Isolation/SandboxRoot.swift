@@ -20,8 +20,11 @@ public enum SandboxRoot {
     /// namespace). The step is named by its flags, in the order given.
     public static func unshareNamespaces(_ kinds: [NamespaceKind], _ w: StepWriter) -> Bool {
         let flags = kinds.reduce(UInt(0)) { $0 | $1.cloneFlag }
-        let name = kinds.map { $0 == .mnt ? "CLONE_NEWNS" : "CLONE_NEW" + $0.rawValue.uppercased() }.joined(separator: "|")
-        return w.step("unshare(\(name))") { .check(cnp_unshare(flags)) }
+        return w.step(unshareStepName(kinds)) { .check(cnp_unshare(flags)) }
+    }
+
+    public static func unshareStepName(_ kinds: [NamespaceKind]) -> String {
+        "unshare(" + kinds.map { $0 == .mnt ? "CLONE_NEWNS" : "CLONE_NEW" + $0.rawValue.uppercased() }.joined(separator: "|") + ")"
     }
 
     /// `witness`: a process outside whose mountinfo must not show the new root (the probe

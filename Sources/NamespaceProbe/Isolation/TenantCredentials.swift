@@ -32,16 +32,27 @@ public enum TenantCredentials {
         w.step("drop capabilities") {
             _ = cnp_prctl(cnp_PR_CAP_AMBIENT, UInt(cnp_PR_CAP_AMBIENT_CLEAR_ALL), 0, 0, 0)
             var kept = 0
-            for cap in 0...63 {
-                if cnp_prctl(PR_CAPBSET_READ, UInt(cap), 0, 0, 0) == 1, cnp_prctl(cnp_PR_CAPBSET_DROP, UInt(cap), 0, 0, 0) != 0 {
-                    kept += 1
+            // Only root gets its bounding set back at execve; for any other uid, with
+            // no_new_privs, an empty permitted set is the end of it (capabilities(7)).
+            if geteuid() == 0 {
+                // CapBnd from /proc/self/status: one read instead of 64 prctl calls (each
+                // 20 to 40 us under gVisor).
+                let bounding = boundingSet() ?? UInt64.max
+                for cap in 0...63 where bounding & (1 << UInt64(cap)) != 0 {
+                    if cnp_prctl(cnp_PR_CAPBSET_DROP, UInt(cap), 0, 0, 0) != 0 && errno != EINVAL { kept += 1 }
                 }
             }
             guard cnp_capset_empty() == 0 else { return .failed(.current, "capset") }
             if geteuid() == 0 && kept > 0 {
                 return .failed(nil, "uid 0 keeps \(kept) capabilities in its bounding set (no CAP_SETPCAP to drop them) and execve would restore them")
             }
-            return .ok(kept == 0 ? "bounding set empty" : "\(kept) left in the bounding set of a non-root uid")
+            return .ok(geteuid() == 0 ? "bounding set emptied" : "no capability left for uid \(geteuid())")
         }
+    }
+
+    static func boundingSet() -> UInt64? {
+        guard case .success(let text) = ProcFiles.read("/proc/self/status"),
+              let hex = Parsers.statusFields(text)["CapBnd"] else { return nil }
+        return UInt64(hex, radix: 16)
     }
 }
