@@ -30,10 +30,14 @@ public struct IsolationContext: Equatable {
     /// Namespace kinds the tenant has (`pid`, `mnt`, `net`, `ipc`, `uts`); empty outside the
     /// namespace backends. Containers may refuse some kinds; the launcher then goes without.
     public var namespaces: Set<String>
+    /// Under gVisor, whose /proc lets another uid read a process's environ and maps (measured
+    /// by probe verify in runsc, where Linux applies the ptrace access check).
+    public var gvisor: Bool
 
     public init(backend: Backend, network: Network? = nil, perTenantUid: Bool? = nil, landlockABI: Int? = nil, seccomp: Bool = true,
-                namespaces: Set<String>? = nil) {
+                namespaces: Set<String>? = nil, gvisor: Bool = false) {
         self.backend = backend
+        self.gvisor = gvisor
         let namespaced = backend == .namespaces || backend == .namespacesSharedProc
         self.network = network ?? (namespaced ? .none : .shared)
         var kinds = namespaces ?? (namespaced ? ["pid", "mnt", "net", "ipc", "uts"] : [])
@@ -85,6 +89,7 @@ public enum AttackCatalogue {
 
     static func procPrivate(_ c: IsolationContext) -> Promise {
         if c.backend == .namespaces { return .blocks("fresh /proc of B's pid namespace") }
+        if c.gvisor { return .open("gVisor's /proc skips the ptrace access check for another uid") }
         if c.hasLandlock { return .blocks("Landlock ptrace scope: A is outside B's domain") }
         if c.perTenantUid { return .blocks("ptrace access check: A has another uid") }
         if c.backend == .namespacesSharedProc { return .open("the container's /proc, same uid as A") }

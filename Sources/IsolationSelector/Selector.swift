@@ -35,11 +35,12 @@ public enum Selector {
     /// the namespace kinds the chain got here.
     static func context(_ b: Backend, _ r: Report, _ hardening: [Hardening], kinds: [NamespaceKind]) -> IsolationContext {
         let has = { (name: String) in hardening.contains { $0.name == name && $0.available } }
-        guard b != .directories else { return IsolationContext(backend: b, seccomp: has("seccomp filter")) }
+        let gvisor = r.runtime("gvisor")?.confidence == .yes
+        guard b != .directories else { return IsolationContext(backend: b, seccomp: has("seccomp filter"), gvisor: gvisor) }
         return IsolationContext(backend: b, network: kinds.contains(.net) || kinds.isEmpty ? nil : .shared,
                                 perTenantUid: b == .uid || has("per-tenant uid"),
                                 landlockABI: has("landlock") ? r.landlockABI ?? 1 : nil, seccomp: has("seccomp filter"),
-                                namespaces: kinds.isEmpty ? nil : Set(kinds.map(\.rawValue)))
+                                namespaces: kinds.isEmpty ? nil : Set(kinds.map(\.rawValue)), gvisor: gvisor)
     }
 
     /// What a namespace kind the container refuses leaves open (attack ids of the catalogue).

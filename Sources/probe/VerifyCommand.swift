@@ -184,7 +184,8 @@ enum VerifyCommand {
         }
         return VerifySession(exe: exe, report: root + "/.report.json", root: root, roBinds: binaryDirectories(exe),
                              timeoutMicros: timeoutMicros, verifierPidNamespace: pidns, serverPort: port,
-                             uidRange: tenantUIDs(), uidSwitch: report.identitySwitch.verdict == .ok)
+                             uidRange: tenantUIDs(), gvisor: report.runtime("gvisor")?.confidence == .yes,
+                             uidSwitch: report.identitySwitch.verdict == .ok)
     }
 
     /// A random pair in 200000-299999 (see VerifySession.uidRange).

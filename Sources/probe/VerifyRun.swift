@@ -47,6 +47,8 @@ struct VerifySession {
     /// a deployed container never gives B the uid of a real tenant (B's kill(-1) would reach
     /// it), and drawn at random per run so concurrent runs do not share them.
     let uidRange: ClosedRange<UInt32>
+    /// The probe found gVisor (its /proc differs: see IsolationContext.gvisor).
+    let gvisor: Bool
     /// The probe saw the uid switch work (the launcher then layers a per-tenant uid).
     let uidSwitch: Bool
 
@@ -103,7 +105,7 @@ struct VerifySession {
     }
 
     /// The layers the launcher reports it applied to B: what the promises depend on.
-    static func context(_ s: JSON, backend: Backend) -> IsolationContext {
+    static func context(_ s: JSON, backend: Backend, gvisor: Bool) -> IsolationContext {
         let layers = s["layers"]?.array ?? []
         func applied(_ word: String) -> JSON? {
             layers.first { ($0["name"]?.string ?? "").lowercased().contains(word) && $0["applied"]?.bool == true }
@@ -119,7 +121,7 @@ struct VerifySession {
         let net = IsolationContext.Network(rawValue: s["network"]?.string ?? "") ?? .shared
         let kinds = (s["namespaces"]?.array ?? []).compactMap(\.string)
         return IsolationContext(backend: backend, network: net, perTenantUid: uid || backend == .uid,
-                                landlockABI: abi, seccomp: applied("seccomp") != nil, namespaces: Set(kinds))
+                                landlockABI: abi, seccomp: applied("seccomp") != nil, namespaces: Set(kinds), gvisor: gvisor)
     }
 
     /// What the launch plan guarantees confines B's `kill(-1)`: every namespace backend
@@ -176,7 +178,15 @@ struct VerifySession {
         var observations = try list.map(Observation.init(json:))
 
         // The verifier's own observations, after B's launch has ended.
-        let daemons = Scratch.alive(named: [c.processNameDaemon])
+        // A SIGKILL the launcher sent may still be landing (gVisor delivers it asynchronously):
+        // a daemon counts as left behind when it is still alive half a second later.
+        let launchEnded = Clock.nowMicros()
+        var daemons = Scratch.alive(named: [c.processNameDaemon])
+        while !daemons.isEmpty && Clock.nowMicros() - launchEnded < 500_000 {
+            usleep(10_000)
+            daemons = Scratch.alive(named: [c.processNameDaemon])
+        }
+        let daemonGoneMillis = (Clock.nowMicros() - launchEnded) / 1000
         for d in daemons { kill(d.pid, SIGKILL) }
         _ = a.send("status")
         let status = a.readLine(deadline: min(deadline, Clock.nowMicros() + 2_000_000)).flatMap { try? JSON.parse($0) }
@@ -184,8 +194,8 @@ struct VerifySession {
             var o = observations[i]
             switch o.id {
             case "A18" where o.outcome != .notRun:
-                o = daemons.isEmpty ? Observation("A18", .blocked, o.evidence + "; gone when B's launch ended")
-                    : Observation("A18", .leaked, o.evidence + "; still alive after B's launch ended (pid \(daemons[0].pid), killed now)")
+                o = daemons.isEmpty ? Observation("A18", .blocked, o.evidence + "; gone \(daemonGoneMillis) ms after B's launch ended")
+                    : Observation("A18", .leaked, o.evidence + "; still alive \(daemonGoneMillis) ms after B's launch ended (pid \(daemons[0].pid), killed now)")
             case "A17":
                 let received = status?["sigusr1"]?.int ?? 0
                 o = received > 0 ? Observation("A17", .leaked, "A received \(received) SIGUSR1 (\(o.evidence))")
@@ -207,7 +217,7 @@ struct VerifySession {
         guard let bStatus = self.status("b") else {
             throw VerifyError(step: "read tenant B's launch status", errno: nil, cause: "\(statusPath("b")) missing: \(stderrTail("b"))")
         }
-        let context = VerifySession.context(bStatus, backend: backend)
+        let context = VerifySession.context(bStatus, backend: backend, gvisor: gvisor)
         result.context = context
         result.rows = try observations.map { o in
             guard let attack = AttackCatalogue.attack(o.id) else {

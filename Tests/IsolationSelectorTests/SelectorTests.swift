@@ -187,4 +187,13 @@ final class SelectorTests: XCTestCase {
             }
         }
     }
+
+    func testUnderGVisorTheUidBackendDoesNotPromiseEnviron() throws {
+        let s = Selector.select(try recorded("gvisor-root"))
+        XCTAssertEqual(s.chosen, .uid)
+        XCTAssertTrue(s.context.gvisor)
+        let environ = s.promises.first { $0.0.id == "A14" }!.1
+        XCTAssertFalse(environ.blocks, "probe verify read another uid's environ under runsc")
+        XCTAssertTrue(AttackCatalogue.attack("A14")!.promise(IsolationContext(backend: .uid)).blocks, "Linux applies the ptrace check")
+    }
 }
