@@ -19,8 +19,12 @@ def rootfs(static_probe, tmp_path_factory):
     busybox = shutil.which("busybox") or "/bin/busybox"
     assert os.path.exists(busybox), "busybox-static is missing (scripts/test installs it)"
     root = tmp_path_factory.mktemp("entrypoint-rootfs")
+    # As in any image: / searchable by every uid, /tmp sticky and world-writable (probe verify
+    # launches tenants with their own uids under /tmp).
+    root.chmod(0o755)
     for d in ("bin", "usr/local/bin", "proc", "dev", "sys", "tmp", "etc", "root", "opt", "usr"):
         (root / d).mkdir(parents=True, exist_ok=True)
+    (root / "tmp").chmod(0o1777)
     shutil.copy2(busybox, root / "bin" / "busybox")
     for tool in ("sh", "env", "grep", "sort", "cat", "echo"):
         (root / "bin" / tool).symlink_to("busybox")
