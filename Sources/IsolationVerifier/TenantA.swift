@@ -57,8 +57,7 @@ public enum TenantA {
         mutating func plant() {
             let p = planted
             if let e = Sys.createFile(p.secretFile, c.file + "\n", mode: 0o644) { fail("file", "create secret.txt", e) }
-            if let e = Sys.mkdirs(p.workspace + "/.git/hooks", mode: 0o755) { fail("git", "mkdir .git/hooks", e) }
-            else if let e = Sys.createFile(p.gitConfig, "[core]\n\trepositoryformatversion = 0\n[remote \"origin\"]\n\turl = https://token:\(c.git)@git.example/a.git\n", mode: 0o644) { fail("git", "create .git/config", e) }
+            plantRepository()
             if let e = Sys.mkdirs(p.home, mode: 0o700) { fail("home", "mkdir HOME", e) }
             else if let e = Sys.createFile(p.homeFile, c.home + "\n", mode: 0o600) { fail("home", "create HOME file", e) }
             if let e = Sys.createFile(p.tmpdirFile, c.tmpdir + "\n", mode: 0o644) { fail("tmpdir", "create TMPDIR file", e) }
@@ -69,6 +68,25 @@ public enum TenantA {
             listenUnix(abstract: false)
             makeShm()
             makeSysV()
+        }
+
+        /// A git repository: `git init` where git is installed (its config then gets a remote
+        /// with a token, as a clone with credentials has), else a `.git` directory of our own.
+        mutating func plantRepository() {
+            let p = planted
+            let remote = "[remote \"origin\"]\n\turl = https://token:\(c.git)@git.example/a.git\n"
+            if access("/usr/bin/git", X_OK) == 0, Battery.inChild(timeoutMillis: 3000, {
+                let null = open("/dev/null", O_RDWR)
+                dup2(null, 0); dup2(null, 1); dup2(null, 2)
+                let argv: [UnsafeMutablePointer<CChar>?] = [strdup("git"), strdup("init"), strdup("-q"), strdup(p.workspace), nil]
+                execv("/usr/bin/git", argv)
+                return 127
+            }) == 0, case .success(let config) = ProcFiles.read(p.gitConfig) {
+                if let e = Sys.createFile(p.gitConfig, config + remote, mode: 0o644) { fail("git", "append to .git/config", e) }
+                return
+            }
+            if let e = Sys.mkdirs(p.workspace + "/.git/hooks", mode: 0o755) { fail("git", "mkdir .git/hooks", e) }
+            else if let e = Sys.createFile(p.gitConfig, "[core]\n\trepositoryformatversion = 0\n" + remote, mode: 0o644) { fail("git", "create .git/config", e) }
         }
 
         mutating func listenTCP() {
@@ -135,7 +153,7 @@ public enum TenantA {
                         // null when A cannot tell (it could not plant or read them).
                         var intact: JSON = .null
                         if case .success(let text) = ProcFiles.read(planted.secretFile), case .success(let hooks) = Sys.list(planted.workspace + "/.git/hooks") {
-                            intact = .bool(text == c.file + "\n" && hooks.isEmpty)
+                            intact = .bool(text == c.file + "\n" && !hooks.contains("post-checkout"))
                         }
                         Sys.writeAll(1, JSON.object([("sigusr1", .int(Int64(signalsReceived))), ("intact", intact)]).serialized(pretty: false) + "\n")
                     }
