@@ -107,6 +107,11 @@ public enum Scratch {
         }
     }
 
+    /// Creates `path` holding `text` with exactly `mode`; nil or the errno.
+    public static func createFile(_ path: String, _ text: String, mode: mode_t) -> Errno? {
+        Sys.createFile(path, text, mode: mode)
+    }
+
     /// Processes named `names` (PR_SET_NAME) that are alive (not zombies), by this /proc.
     public static func alive(named names: [String]) -> [(pid: Int32, name: String)] {
         Sys.pids().compactMap { pid in

@@ -18,10 +18,10 @@ public enum TenantA {
             guard let first = line.next() else { throw ProbeError("stdin ended") }
             c = try Canaries(json: JSON.parse(first))
         } catch {
-            Console2.error("tenant A: expected the canaries on stdin: \(error)")
+            TenantLog.error("tenant A: expected the canaries on stdin: \(error)")
             return 125
         }
-        guard c.argv == argvToken else { Console2.error("tenant A: the argv token differs from the canaries"); return 125 }
+        guard c.argv == argvToken else { TenantLog.error("tenant A: the argv token differs from the canaries"); return 125 }
         _ = c.processNameA.withCString { cnp_prctl(PR_SET_NAME, UInt(bitPattern: $0), 0, 0, 0) }
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in signalsReceived &+= 1 }
@@ -197,6 +197,7 @@ public struct LineReader {
     }
 }
 
-enum Console2 {
+/// The tenants write their own errors to stderr (the launcher passes it through).
+enum TenantLog {
     static func error(_ text: String) { Sys.writeAll(2, text + "\n") }
 }

@@ -62,7 +62,7 @@ public enum TenantB {
             guard let text = line.next() else { throw ProbeError("stdin ended") }
             brief = try Brief(json: JSON.parse(text))
         } catch {
-            Console2.error("tenant B: expected the brief on stdin: \(error)")
+            TenantLog.error("tenant B: expected the brief on stdin: \(error)")
             return 125
         }
         let observations = Battery(brief).run(inherited: inherited)

@@ -114,8 +114,8 @@ enum VerifyCommand {
         catch let e as VerifyError { return fail(e, json: o.json) }
         catch { return fail(VerifyError(step: "prepare the throw-away root", errno: nil, cause: "\(error)"), json: o.json) }
         defer {
-            if VerifySession.logFd >= 0 { close(VerifySession.logFd) }
-            if VerifySession.listenFd >= 0 { close(VerifySession.listenFd) }
+            if session.serverLog >= 0 { close(session.serverLog) }
+            close(session.serverListener)
             Scratch.removeTree(session.root)
         }
 
@@ -174,16 +174,19 @@ enum VerifyCommand {
             throw VerifyError(step: "write \(root)/.report.json", errno: nil, cause: "\(error)")
         }
         // The "server's log": opened without O_CLOEXEC, as a careless server would leave it.
-        VerifySession.logFd = open(root + "/.server-log", O_RDWR | O_CREAT, 0o600)
+        let log = open(root + "/.server-log", O_RDWR | O_CREAT, 0o600)
         let exe = (try? ProcFiles.readLink("/proc/self/exe").get()) ?? CommandLine.arguments[0]
         let pidns = (try? ProcFiles.namespaceInode("pid").get()) ?? 0
         let port: Int
-        do { (VerifySession.listenFd, port) = try ServerListener.open() } catch {
+        let listener: Int32
+        do { (listener, port) = try ServerListener.open() } catch {
+            if log >= 0 { close(log) }
             Scratch.removeTree(root)
             throw VerifyError(step: "listen on 127.0.0.1", errno: (error as? Errno)?.name, cause: "the server's loopback listener (A20.server) cannot be opened")
         }
         return VerifySession(exe: exe, report: root + "/.report.json", root: root, roBinds: binaryDirectories(exe),
                              timeoutMicros: timeoutMicros, verifierPidNamespace: pidns, serverPort: port,
+                             serverListener: listener, serverLog: log,
                              uidRange: tenantUIDs(), gvisor: report.runtime("gvisor")?.confidence == .yes,
                              uidSwitch: report.identitySwitch.verdict == .ok)
     }

@@ -43,6 +43,9 @@ struct VerifySession {
     /// The "server's" own loopback TCP listener (A20.server); never accepted: a completed
     /// connect is the evidence.
     let serverPort: Int
+    let serverListener: Int32
+    /// A descriptor the "server" leaks into B's launcher (A27): the launcher must close it.
+    let serverLog: Int32
     /// Two uids for A and B, outside the launcher's default range (100000-199999) so a run in
     /// a deployed container never gives B the uid of a real tenant (B's kill(-1) would reach
     /// it), and drawn at random per run so concurrent runs do not share them.
@@ -72,10 +75,6 @@ struct VerifySession {
     func statusPath(_ tenant: String) -> String { "\(root)/.\(tenant).status.json" }
     func stderrPath(_ tenant: String) -> String { "\(root)/.\(tenant).stderr" }
     var serverCredentials: String { "\(root)/.server-credentials" }
-    /// A descriptor the "server" leaks into B's launcher (A27): the launcher must close it.
-    var serverLog: Int32 { VerifySession.logFd }
-    nonisolated(unsafe) static var logFd: Int32 = -1
-    nonisolated(unsafe) static var listenFd: Int32 = -1
 
     static func environment() -> [String] {
         var out: [String] = []
@@ -139,8 +138,8 @@ struct VerifySession {
         let deadline = start + timeoutMicros
         let c = Canaries.fresh()
         var result = BackendRun(backend: backend, network: network)
-        guard Sys2.createFile(serverCredentials, c.server + "\n", mode: 0o600) else {
-            throw VerifyError(step: "create \(serverCredentials)", errno: Errno.current.name, cause: "the throw-away root is not writable")
+        if let e = Scratch.createFile(serverCredentials, c.server + "\n", mode: 0o600) {
+            throw VerifyError(step: "create \(serverCredentials)", errno: e.name, cause: "the throw-away root is not writable")
         }
         var a = try launch(tenant: "a", backend: backend, network: network, extraEnv: ["\(Canaries.envName)=\(c.env)"],
                            passEnv: [Canaries.envName], command: [exe, "verify", "--internal-tenant-a", c.argv])
@@ -231,16 +230,6 @@ struct VerifySession {
         }
         result.micros = Clock.nowMicros() - start
         return result
-    }
-}
-
-enum Sys2 {
-    static func createFile(_ path: String, _ text: String, mode: mode_t) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count && fchmod(fd, mode) == 0
     }
 }
 
