@@ -136,6 +136,12 @@ public enum NetworkExposure {
         if let abi = plan.landlockABI, !plan.usesNamespaces {
             open += LandlockRuleset.leftOpen(abi: abi).filter { !$0.hasPrefix("TCP") || plan.network == .shared }
         }
+        if !plan.usesNamespaces && plan.landlockABI == nil && plan.perTenantUID {
+            // A per-tenant uid alone (gVisor as root, for one): file modes are the only wall.
+            open.append("the shared /tmp and /dev/shm: whatever a tenant leaves readable there, others read (A08, A09)")
+            open.append("other tenants' processes and command lines in /proc (A12, A13)")
+            open.append("the names of other tenants in the workspace root, unless its mode is 0711 (A02)")
+        }
         if plan.backend == .directories {
             open.append("every file, process and socket the server's uid can reach: any program the tenant runs reads what the server's uid can read")
         }

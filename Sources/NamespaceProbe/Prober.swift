@@ -18,7 +18,9 @@ public enum Prober {
         let start = Clock.nowMicros()
         let scratch = try Scratch.create()
         defer { scratch.remove() }
-        let ctx = ProbeContext(uid: getuid(), gid: getgid(), probePid: getpid(), scratch: scratch.path)
+        var ctx = ProbeContext(uid: getuid(), gid: getgid(), probePid: getpid(), scratch: scratch.path)
+        ctx.witness = OutsideWitness.open()
+        defer { ctx.witness.close() }
 
         let jobs = [NamespaceProbe.job(ctx), ProcessControls.job(ctx)]
 
@@ -41,8 +43,11 @@ public enum Prober {
         }
         let userProbe = result(NamespaceProbe.section(.user, .asIs))
         let unshareBlocked = userProbe.failedStep == "unshare(0)"
+        let unshareAllowed = NamespaceKind.allCases.filter { kind in
+            result(NamespaceProbe.section(kind, .asIs)).steps.contains { $0.name == "unshare(\(kind.flagName))" && $0.outcome == .ok }
+        }.map(\.flagName)
         let explain = Explain(environment: environment, capabilities: capabilities, unshareSyscallBlocked: unshareBlocked,
-                              gvisor: runtimes.first { $0.name == "gvisor" }?.confidence != Confidence.no)
+                              gvisor: runtimes.first { $0.name == "gvisor" }?.confidence != Confidence.no, unshareAllowed: unshareAllowed)
         func explained(_ section: String, as probe: String? = nil) -> ProbeResult {
             var r = result(section)
             r.cause = explain.cause(probe: probe ?? section, result: r)

@@ -14,6 +14,7 @@ struct HumanRenderer {
         out += "process:  uid \(e.uid) gid \(e.gid)\(e.isPID1 ? ", PID 1" : ""), cgroup \(e.cgroupVersion)"
         out += ", seccomp mode \(e.seccompMode.map(String.init) ?? "?") (\(e.seccompFilters.map(String.init) ?? "?") filters)"
         out += ", no_new_privs \(e.noNewPrivs.map { $0 ? "on" : "off" } ?? "?")\n"
+        if e.root.chrooted == true { out += "root:     chrooted (\(e.root.evidence))\n" }
         let caps = report.capabilities
         out += "caps:     \(caps.names(caps.effective).count) effective, CAP_SYS_ADMIN \(caps.hasEffective(CapabilitySets.sysAdmin) ? "held" : "missing")\n"
         let runtimes = report.runtimes.filter { $0.confidence != .no }

@@ -87,6 +87,9 @@ struct Options {
 
     USAGE: probe [--matrix | --json | --format <format>] [options]
            probe matrix <report.json>... [--format matrix|json]
+           probe launch --tenant <id> [options] -- <command> [<argument>...]
+                                  (run one tenant's command under the verified
+                                  isolation; see probe launch --help)
 
     OUTPUT:
       (default)               Short human summary, ending with the selected backend.

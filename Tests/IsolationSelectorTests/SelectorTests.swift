@@ -45,7 +45,7 @@ final class SelectorTests: XCTestCase {
     }
 
     func testGVisorRootGetsUid() throws {
-        let r = try recorded("gvisor-root")
+        let r = try recorded("gvisor-20221219-root")
         XCTAssertEqual(r.runtime("gvisor")?.confidence, .yes)
         XCTAssertEqual(r.sandboxChain.asIs.errno, .EINVAL, "gVisor refuses making / private")
         XCTAssertEqual(r.landlockABIErrno, .ENOSYS)
@@ -57,7 +57,7 @@ final class SelectorTests: XCTestCase {
     }
 
     func testGVisorUnprivilegedIsLeftWithDirectoriesAndSaysSo() throws {
-        let r = try recorded("gvisor-unprivileged")
+        let r = try recorded("gvisor-20221219-unprivileged")
         XCTAssertEqual(r.identitySwitch.errno, .EPERM)
         let s = Selector.select(r)
         XCTAssertEqual(s.chosen, .directories)

@@ -46,11 +46,11 @@ final class CLITests: XCTestCase {
     }
 
     func testRequireExits3WhereTheHostIsTooWeak() throws {
-        let weak = try run(["--from", report("gvisor-root"), "--require", "namespaces-shared-proc", "--select"])
+        let weak = try run(["--from", report("gvisor-20221219-root"), "--require", "namespaces-shared-proc", "--select"])
         XCTAssertEqual(weak.code, 3)
         XCTAssertEqual(weak.out, "uid\n")
         XCTAssertTrue(weak.err.contains("make / private"), weak.err)
-        XCTAssertEqual(try run(["--from", report("gvisor-root"), "--require", "uid", "--select"]).code, 0)
+        XCTAssertEqual(try run(["--from", report("gvisor-20221219-root"), "--require", "uid", "--select"]).code, 0)
         XCTAssertEqual(try run(["--from", report("host-root"), "--require", "namespaces", "--select"]).code, 0)
         let excluded = try run(["--from", report("host-root"), "--exclude", "namespaces", "--require", "namespaces"])
         XCTAssertEqual(excluded.code, 3)
@@ -85,8 +85,8 @@ final class CLITests: XCTestCase {
     }
 
     func testJSONFromASavedReportKeepsEveryFieldAndAddsTheSelection() throws {
-        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.repo.appendingPathComponent(report("gvisor-root")))) as! [String: Any]
-        let r = try run(["--from", report("gvisor-root"), "--json"])
+        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.repo.appendingPathComponent(report("gvisor-20221219-root")))) as! [String: Any]
+        let r = try run(["--from", report("gvisor-20221219-root"), "--json"])
         let again = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
         XCTAssertEqual(Set(again.keys), Set(original.keys))
         XCTAssertEqual((again["selection"] as! [String: Any])["backend"] as? String, "uid")

@@ -32,7 +32,7 @@ def test_live_run_returns_a_typed_selection(probe):
 def test_saved_report_from_gvisor(probe, tmp_path):
     # The file a container entrypoint writes, here from a recorded gVisor run.
     out = tmp_path / "isolation.json"
-    subprocess.run([probe, "--from", str(REPO / "matrix" / "gvisor-root.json"), "--json", "--output", str(out)], check=True)
+    subprocess.run([probe, "--from", str(REPO / "matrix" / "gvisor-20221219-root.json"), "--json", "--output", str(out)], check=True)
     s = load_report(str(out))
     assert s.backend == "uid" and s.gvisor == "yes"
     assert s.advice and "sandbox" in s.advice
@@ -59,7 +59,7 @@ def test_report_without_selection_is_refused():
 
 def test_probe_exiting_non_zero_raises_with_its_message(probe):
     with pytest.raises(ProbeError) as err:
-        run_probe(probe, ["--from", str(REPO / "matrix" / "gvisor-root.json"), "--require", "namespaces"])
+        run_probe(probe, ["--from", str(REPO / "matrix" / "gvisor-20221219-root.json"), "--require", "namespaces"])
     assert err.value.returncode == 3
     assert "required namespaces" in str(err.value)
     with pytest.raises(ProbeError) as usage:

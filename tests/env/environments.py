@@ -1,6 +1,6 @@
 """The real environments the suite runs the probe in, and how to run a command in each.
 
-Every environment is built on this machine from Debian packages (runsc, bubblewrap,
+Every environment is built on this machine from Debian packages (runsc of two releases, bubblewrap,
 util-linux setpriv, python3-seccomp); see matrix/README.md for what each one models.
 """
 import json
@@ -15,7 +15,9 @@ REPO = HERE.parent.parent
 
 UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all"]
-RUNSC = ["runsc", "--network=none", "do"]
+RUNSC = ["runsc", "--network=none", "do"]  # Debian bookworm's runsc, release 20221219
+# Release 20240729 from bookworm-backports, unpacked by scripts/fetch-gvisor-20240729.
+RUNSC_20240729 = os.environ.get("RUNSC_20240729", "/var/cache/namespace-probe/runsc-20240729/root/usr/bin/runsc")
 
 
 
@@ -35,15 +37,25 @@ ENVIRONMENTS = {
     "host-root": [],
     "host-unprivileged": UNPRIVILEGED,
     "root-without-cap-sys-admin": ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"],
-    "gvisor-root": RUNSC,
-    "gvisor-unprivileged": RUNSC + UNPRIVILEGED,
+    "root-without-capabilities": ["setpriv", "--inh-caps=-all", "--bounding-set=-all"],
+    "root-without-cap-setfcap": ["setpriv", "--inh-caps=-setfcap", "--bounding-set=-setfcap"],
+    "gvisor-20221219-root": RUNSC,
+    "gvisor-20221219-unprivileged": RUNSC + UNPRIVILEGED,
+    "gvisor-20240729-root": [RUNSC_20240729, "--network=none", "do"],
+    "gvisor-20240729-unprivileged": [RUNSC_20240729, "--network=none", "do"] + UNPRIVILEGED,
+    "chroot-root": ["sh", str(HERE / "chroot_launch.sh")],
+    "chroot-unprivileged": ["sh", str(HERE / "chroot_launch.sh")] + UNPRIVILEGED,
+    "shared-root-propagation": ["sh", str(HERE / "shared_root_launch.sh")],
     "bubblewrap-unprivileged": UNPRIVILEGED + BWRAP,
     # Docker and OCI runtimes over-mount parts of /proc (masked paths); the kernel then
     # refuses a fresh proc mount in a nested user namespace.
     "bubblewrap-masked-proc": UNPRIVILEGED + BWRAP + ["--tmpfs", next(p for p in ("/proc/acpi", "/proc/scsi", "/proc/fs") if os.path.isdir(p))],
     "seccomp-unshare-eperm": SECCOMP + ["eperm"],
+    "seccomp-unshare-enosys": SECCOMP + ["enosys"],
     "seccomp-unshare-kill": SECCOMP + ["kill"],
     "seccomp-kill-newnet": SECCOMP + ["kill-net"],
+    "systemd-restrict-namespaces": SECCOMP + ["restrict-namespaces"],
+    "seccomp-hide-landlock": SECCOMP + ["hide-landlock"],
     # A real OCI container as Docker makes it: default capabilities, masked /proc paths,
     # Docker's default seccomp profile (tests/env/data), run by crun.
     "docker-default-crun": [sys.executable, str(HERE / "oci_run.py"), "--runtime", "crun", "--"],
@@ -56,6 +68,8 @@ REQUIRED_TOOLS = {"runsc": "runsc", "bwrap": "bubblewrap", "crun": "crun", "setp
 def missing_tools():
     """Tools the suite needs, with the Debian package that brings each."""
     missing = [f"{tool} (apt-get install {pkg})" for tool, pkg in REQUIRED_TOOLS.items() if not shutil.which(tool)]
+    if not os.access(RUNSC_20240729, os.X_OK):
+        missing.append(f"{RUNSC_20240729} (scripts/fetch-gvisor-20240729)")
     try:
         subprocess.run(["/usr/bin/python3", "-c", "import seccomp"], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError):
@@ -107,5 +121,9 @@ def host_state():
     # zombies forever), and any zombie of ours.
     probes = sorted(" ".join(r) for r in rows if r[3] == "probe" or (r[1] == me and r[2].startswith("Z")))
     scratch = sorted(str(p) for base in ("/tmp", "/dev/shm", "/var/tmp") for p in Path(base).glob("namespace-probe.*"))
+    # The probe process's witnesses: its SysV queue and abstract socket must be gone.
+    queues = Path("/proc/sysvipc/msg").read_text().splitlines()[1:]
+    sockets = sorted(l.split()[-1] for l in Path("/proc/net/unix").read_text().splitlines()[1:] if "@namespace-probe" in l)
     return {"mounts": mounts, "children": children, "probe processes and our zombies": probes, "scratch": scratch,
-            "hostname": Path("/proc/sys/kernel/hostname").read_text()}
+            "hostname": Path("/proc/sys/kernel/hostname").read_text(), "SysV message queues": queues,
+            "probe sockets": sockets}

@@ -77,16 +77,25 @@ def test_namespace_verdicts_match_util_linux(env, runs):
     for line in unverified:
         print(f"[{env}] {line}")
     assert not disagreements, f"[{env}] probe and util-linux disagree:\n" + "\n".join(disagreements)
-    assert len(ref) == 18, f"[{env}] the reference script did not observe everything: {sorted(ref)}"
+    assert len(ref) == 26, f"[{env}] the reference script did not observe everything: {sorted(ref)}"
 
 
 PROOF = {"pid": "fork: child is PID 1", "time": "child sees the monotonic offset"}
+# Where no link proves a namespace new, these acting steps do (the probe process's objects).
+ACTING_PROOF = {"net": "probe process's socket unreachable (connect)",
+                "ipc": "probe process's message queue invisible (msgctl IPC_STAT)",
+                "user": "write /proc/self/uid_map", "pid": PROOF["pid"], "time": PROOF["time"]}
+
+
+def new_step(kind):
+    return f"namespace is new (/proc/self/ns/{kind})"
 
 
 @pytest.mark.parametrize("env", list(envs.ENVIRONMENTS))
 def test_ok_verdicts_carry_their_proof(env, runs):
     """An ok is what was observed: every ok namespace result lists the step that proved
-    the namespace new, and for pid and time the step that acted in it."""
+    the namespace new (the link, or an acting proof where the link proves nothing), and for
+    pid and time the step that acted in it."""
     report = runs(env)[0]
     for kind in KINDS:
         for mode in ("as_is", "in_user_namespace"):
@@ -94,9 +103,53 @@ def test_ok_verdicts_carry_their_proof(env, runs):
             if r["verdict"] != "ok":
                 continue
             ok = {s["name"] for s in r["steps"] if s["outcome"] == "ok"}
-            assert any(n.startswith("namespace is new") or n.startswith("uid_map") for n in ok) or kind == "user", (env, kind, mode, sorted(ok))
+            assert new_step(kind) in ok or ACTING_PROOF.get(kind) in ok, (env, kind, mode, sorted(ok))
             if kind in PROOF:
                 assert PROOF[kind] in ok, (env, kind, mode, sorted(ok))
+
+
+@pytest.mark.parametrize("env", list(envs.ENVIRONMENTS))
+def test_no_inode_proof_without_the_control(env, runs):
+    """Two processes in one namespace must read the same /proc/self/ns link before an inode
+    difference proves anything (gVisor 20221219 numbers every process apart, 20240729 the
+    user link). util-linux's readlink, run twice, is the independent control: where it says
+    the link differs, no probe step may claim an inode proof and the step must say why;
+    where it says same, every inode proof names the probe's own control."""
+    report, ref = runs(env)[:2]
+    checked = 0
+    for kind in KINDS:
+        control = ref[("control", kind)][0]
+        for mode in ("as_is", "in_user_namespace"):
+            for step in report["namespaces"][kind][mode]["steps"]:
+                if step["name"] != new_step(kind):
+                    continue
+                checked += 1
+                detail = step["detail"] or ""
+                where = (env, kind, mode, control, step)
+                if control == "differs":
+                    assert step["outcome"] != "ok" or "inode" not in detail.split(";")[0], where
+                    assert "the link is no evidence here" in detail, where
+                elif control == "unreadable":
+                    assert "cannot be read" in detail, where
+                elif step["outcome"] == "ok" and kind not in ("pid", "time") and "root mount ID" not in detail:
+                    assert "control: the probe process reads" in detail, where
+    print(f"[{env}] {checked} link steps checked against util-linux's control")
+
+
+@pytest.mark.parametrize("env", [e for e in envs.ENVIRONMENTS if e.startswith("gvisor")])
+def test_ipc_and_net_are_proven_by_acting_under_gvisor(env, runs):
+    """Where util-linux proves ipc or net new, the probe's own acting proof (its queue is
+    invisible, its socket unreachable) holds, whatever the links say."""
+    report, ref = runs(env)[:2]
+    for kind in ("ipc", "net"):
+        for mode in ("as_is", "in_user_namespace"):
+            if ref[(kind, mode)][0] != "new":
+                continue
+            r = report["namespaces"][kind][mode]
+            if r["verdict"] == "not_run":  # tried as is only
+                continue
+            ok = {s["name"] for s in r["steps"] if s["outcome"] == "ok"}
+            assert r["verdict"] == "ok" and ACTING_PROOF[kind] in ok, (env, kind, mode, r)
 
 
 @pytest.mark.parametrize("env", list(envs.ENVIRONMENTS))
@@ -161,7 +214,7 @@ def test_seccomp_eperm_is_blamed_on_the_filter(env, runs):
 
 
 def test_gvisor_traps_are_caught(runs):
-    report = runs("gvisor-root")[0]
+    report = runs("gvisor-20221219-root")[0]
     # unshare() returns 0 for a flag it does not take: return codes prove nothing there.
     assert report["unshare_rejects_invalid_flags"]["verdict"] == "failed"
     time = report["namespaces"]["time"]["as_is"]
@@ -175,13 +228,27 @@ def test_selection_per_environment(runs):
         "host-root": "namespaces",
         "host-unprivileged": "namespaces",
         "root-without-cap-sys-admin": "namespaces",
-        "gvisor-root": "uid",
-        "gvisor-unprivileged": "directories",
+        # uid 0 with no capability: unshare needs CAP_SYS_ADMIN, the rootless way CAP_SETFCAP.
+        "root-without-capabilities": "landlock",
+        "root-without-cap-setfcap": "namespaces",
+        "gvisor-20221219-root": "uid",
+        "gvisor-20221219-unprivileged": "directories",
+        # Its mount namespace is real and a fresh /proc mounts, as is and rootless.
+        "gvisor-20240729-root": "namespaces",
+        "gvisor-20240729-unprivileged": "namespaces",
+        # Root keeps every namespace but user; uid 65534 has no way in.
+        "chroot-root": "namespaces",
+        "chroot-unprivileged": "landlock",
+        "shared-root-propagation": "namespaces",
+        # ipc and uts refused: namespaces with the kinds that work (pid, mnt, net).
+        "systemd-restrict-namespaces": "namespaces",
+        "seccomp-hide-landlock": "namespaces",
         # bwrap --proc mounts a fresh, unmasked proc, so a nested fresh /proc is allowed.
         "bubblewrap-unprivileged": "namespaces",
         # /proc/acpi over-mounted: a fresh proc would reveal it, the kernel says EPERM.
         "bubblewrap-masked-proc": "namespaces-shared-proc",
         "seccomp-unshare-eperm": "landlock",
+        "seccomp-unshare-enosys": "landlock",
         "seccomp-unshare-kill": "landlock",
         # Without network isolation no namespace backend; Landlock still works.
         "seccomp-kill-newnet": "landlock",
@@ -208,3 +275,90 @@ def test_a_tiny_deadline_kills_probes_cleanly(timeout):
         assert report["selection"]["backend"] not in ("namespaces", "namespaces-shared-proc")
     for key in before:
         assert before[key] == after[key], f"{key} changed after a run with --timeout {timeout}"
+
+
+CAP_SETFCAP_CAUSE = ("EPERM writing uid_map: mapping uid 0 needs CAP_SETFCAP (Linux 5.12 and later), which this root "
+                     "process lacks (as in a container run with --cap-drop ALL); keep CAP_SETFCAP or run the server as a "
+                     "non-root uid, else no namespace backend can use a user namespace")
+
+
+@pytest.mark.parametrize("env", ["root-without-capabilities", "root-without-cap-setfcap"])
+def test_uid_map_without_cap_setfcap_is_explained(env, runs):
+    report = runs(env)[0]
+    user = report["namespaces"]["user"]["as_is"]
+    assert (user["failed_step"], user["errno"]) == ("write /proc/self/uid_map", "EPERM"), user
+    assert any(s["name"] == "unshare(CLONE_NEWUSER)" and s["outcome"] == "ok" for s in user["steps"])
+    assert user["cause"] == CAP_SETFCAP_CAUSE
+
+
+@pytest.mark.parametrize("env", ["chroot-root", "chroot-unprivileged"])
+def test_chroot_is_detected_and_named(env, runs):
+    report = runs(env)[0]
+    root = report["environment"]["root"]
+    assert root["chrooted"] is True, root
+    user = report["namespaces"]["user"]["as_is"]
+    assert (user["failed_step"], user["errno"]) == ("unshare(CLONE_NEWUSER)", "EPERM"), user
+    assert user["cause"] == (
+        f"EPERM creating a user namespace: this process is in a chroot ({root['evidence']}), and the kernel refuses "
+        "CLONE_NEWUSER to a process whose root is not its mount namespace's root; run the server outside the chroot "
+        "(in a container, whose root comes from pivot_root) for any backend that needs a user namespace")
+
+
+def test_no_chroot_claimed_outside_one(runs):
+    for env in ("host-root", "host-unprivileged", "root-without-cap-sys-admin"):
+        root = runs(env)[0]["environment"]["root"]
+        assert root["chrooted"] is False, (env, root)
+
+
+def test_per_kind_seccomp_filter_is_named(runs):
+    report = runs("systemd-restrict-namespaces")[0]
+    allowed = "CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWNET"
+    for kind in ("ipc", "uts", "cgroup", "time"):
+        r = report["namespaces"][kind]["as_is"]
+        flag = f"CLONE_NEW{kind.upper()}"
+        assert (r["failed_step"], r["errno"]) == (f"unshare({flag})", "EPERM"), r
+        assert r["cause"] == (
+            f"EPERM with CAP_SYS_ADMIN held, from the seccomp filter in place (Seccomp: 2): it refuses {flag} and "
+            f"allows {allowed}, a filter per namespace kind like systemd's RestrictNamespaces=; no backend that needs "
+            f"{flag} is possible here")
+    for kind in ("user", "pid", "mnt", "net"):
+        assert report["namespaces"][kind]["as_is"]["verdict"] == "ok", kind
+
+
+def test_enosys_filter_is_blamed_on_the_filter(runs):
+    r = runs("seccomp-unshare-enosys")[0]["namespaces"]["net"]["as_is"]
+    assert (r["failed_step"], r["errno"]) == ("unshare(0)", "ENOSYS"), r
+    assert r["cause"] == ("ENOSYS from unshare(2), which every Linux since 2.6.16 has, with a seccomp filter in place "
+                          "(Seccomp: 2): the filter answers ENOSYS for it; the namespace backends need this namespace, "
+                          "so they cannot run in this mode")
+
+
+def test_hidden_landlock_is_blamed_on_the_profile(runs):
+    report = runs("seccomp-hide-landlock")[0]
+    r = report["landlock"]["enforcement"]
+    major, minor = report["environment"]["kernel"]["release"].split(".")[:2]
+    assert r["failed_step"].startswith("landlock") and r["errno"] == "ENOSYS", r
+    assert r["cause"] == (
+        f"ENOSYS from Landlock on Linux {major}.{int(minor.split('-')[0])}, which has it since 5.13, with a seccomp filter in "
+        "place (Seccomp: 2): the container's seccomp profile hides Landlock; allow landlock_create_ruleset, "
+        "landlock_add_rule and landlock_restrict_self in it to use the landlock backend")
+
+
+def test_shared_root_propagation_does_not_leak_mounts(runs):
+    """shared_root_launch.sh fails the run (exit 99, probe_report raises) if its mountinfo
+    changed; here the mount probes must also have worked."""
+    report = runs("shared-root-propagation")[0]
+    assert report["namespaces"]["mnt"]["as_is"]["verdict"] == "ok"
+    assert report["sandbox_chain"]["as_is"]["verdict"] == "ok"
+
+
+@pytest.mark.parametrize("env", list(envs.ENVIRONMENTS))
+def test_every_cause_says_what_it_means_for_the_backend(env, runs):
+    report = runs(env)[0]
+    results = [(f"{k} {m}", report["namespaces"][k][m]) for k in KINDS for m in ("as_is", "in_user_namespace")]
+    results += [(f"chain {m}", report["sandbox_chain"][m]) for m in ("as_is", "in_user_namespace")]
+    results += [("landlock", report["landlock"]["enforcement"]), ("identity", report["identity_switch"]),
+                ("ptrace", report["ptrace"]), ("seccomp", report["seccomp"]["own_filter"]),
+                ("listener", report["seccomp"]["user_notification"]), ("flags", report["unshare_rejects_invalid_flags"])]
+    missing = [(name, r["cause"]) for name, r in results if r["cause"] and "backend" not in r["cause"]]
+    assert not missing, missing

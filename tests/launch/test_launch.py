@@ -389,3 +389,51 @@ def test_inherited_descriptors_and_secrets_do_not_reach_the_tenant(backend, root
     first = proc.stdout.splitlines()[0].split()
     assert set(first) <= {"0", "1", "2", "3"}, f"descriptors in the tenant: {first}"
     assert "SERVER-KEY" not in proc.stdout and "s3cr3t" not in proc.stdout and "SERVER_SECRET" not in proc.stdout
+
+
+def test_facts_from_a_saved_report_or_from_a_probe_run_now(root, tmp_path):
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("ISOLATION_")}
+    report = tmp_path / "report.json"
+    report.write_text(subprocess.run([PROBE, "--json"], capture_output=True, text=True, check=True).stdout)
+    proc = host_launch(["--tenant", "a", "--from", str(report), "--backend", "uid", "--workspace-root", str(root),
+                        "--status", str(tmp_path / "s.json"), "--", "id", "-u"], root, bare)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["verified_by"] == str(report)
+    assert int(proc.stdout) >= 100000
+    proc = host_launch(["--tenant", "a", "--workspace-root", str(root), "--", "true"], root, bare)
+    assert proc.returncode == 0 and "probing this container now" in proc.stderr
+
+
+def test_per_tenant_uids_are_stable_distinct_and_skip_existing_accounts(root, host_env):
+    # 65534 is nobody in /etc/passwd: a range starting there must skip it.
+    def uid(tenant):
+        proc = host_launch(["--tenant", tenant, "--backend", "uid", "--uid-range", "65534-65600", "--workspace-root", str(root),
+                            "--", "id", "-u"], root, host_env)
+        assert proc.returncode == 0, proc.stderr
+        return int(proc.stdout)
+    a, b, a_again = uid("a"), uid("b"), uid("a")
+    assert a == a_again and a != b and 65534 not in (a, b)
+    assert (root / ".tenant-uids").read_text() == f"a {a}\nb {b}\n"
+    assert oct((root / ".tenant-uids").stat().st_mode & 0o777) == "0o600"
+    assert (root / "a").stat().st_uid == a and (root / "b" / ".home").stat().st_uid == b
+
+
+def test_limits_and_read_only_binds_reach_the_tenant(root, host_env, tmp_path):
+    shared = Path("/tmp") / f"ro-bind-test-{os.getpid()}"
+    shared.mkdir(mode=0o755, exist_ok=True)
+    (shared / "tool.txt").write_text("TOOL\n")
+    os.chmod(shared / "tool.txt", 0o644)
+    try:
+        for backend in ("namespaces", "landlock"):
+            proc = host_launch(["--tenant", "a", "--backend", backend, "--workspace-root", str(root), "--ro-bind", str(shared),
+                                "--limit", "nofile=64,nproc=50,fsize=1M", "--", "sh", "-c",
+                                "ulimit -n; grep 'Max processes' /proc/self/limits | awk '{print $3}'; ulimit -f; "
+                                f"cat {shared}/tool.txt; touch {shared}/x 2>&1 || echo denied"],
+                               root, host_env)
+            assert proc.returncode == 0, proc.stderr
+            lines = proc.stdout.splitlines()
+            assert lines[:4] == ["64", "50", "2048", "TOOL"], (backend, lines)
+            assert "denied" in lines[-1] and not (shared / "x").exists()
+    finally:
+        import shutil
+        shutil.rmtree(shared)

@@ -31,6 +31,9 @@ extern int pipe2(int fds[2], int flags);
 #include <linux/seccomp.h>
 #include <linux/audit.h>
 #include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -130,6 +133,42 @@ static inline int cnp_landlock_add_path_rule(int ruleset_fd, int parent_fd, unsi
 }
 static inline int cnp_landlock_restrict_self(int ruleset_fd) {
     return (int)syscall(SYS_landlock_restrict_self, ruleset_fd, 0);
+}
+
+// Abstract unix sockets (unix(7)): the name lives in the network namespace, not on a file
+// system, and vanishes with the last descriptor. `name` excludes the leading NUL.
+static inline socklen_t cnp_abstract_address(const char *name, struct sockaddr_un *a) {
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n > sizeof(a->sun_path) - 1) n = sizeof(a->sun_path) - 1;
+    memcpy(a->sun_path + 1, name, n);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+// A listening socket (SOCK_CLOEXEC, backlog 64: every connect stays queued, unaccepted,
+// until the socket is closed), or -1 with errno.
+static inline int cnp_abstract_listen(const char *name) {
+    struct sockaddr_un a;
+    socklen_t len = cnp_abstract_address(name, &a);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&a, len) < 0 || listen(fd, 64) < 0) {
+        int e = errno; close(fd); errno = e; return -1;
+    }
+    return fd;
+}
+// connect(2) to the abstract name: 0 when connected, -1 with errno (ECONNREFUSED: no such
+// listener in this network namespace). The socket is closed either way.
+static inline int cnp_abstract_connect(const char *name) {
+    struct sockaddr_un a;
+    socklen_t len = cnp_abstract_address(name, &a);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int rc = connect(fd, (struct sockaddr *)&a, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }
 
 static inline int cnp_klog_read_all(char *buf, int len) { return klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len); }

@@ -18,6 +18,8 @@ public struct EnvironmentFacts: Equatable {
     public var noNewPrivs: Bool?
     /// Sysctl name -> value; a sysctl that does not exist is recorded as nil (absent is a fact).
     public var sysctls: [String: String?]
+    /// Whether this process is chrooted (reports before schema 1's `root` field: unknown).
+    public var root = RootCheck(chrooted: nil, evidence: "not recorded")
 
     public static let sysctlNames = [
         "user.max_user_namespaces", "kernel.unprivileged_userns_clone",
@@ -59,7 +61,7 @@ public struct EnvironmentFacts: Equatable {
             sysctls[name] = ProcFiles.line("/proc/sys/" + name.split(separator: ".").joined(separator: "/"))
         }
         let label = ProcFiles.line("/proc/self/attr/current").map { String($0.filter { $0 != "\0" }) }
-        return EnvironmentFacts(
+        var facts = EnvironmentFacts(
             kernelRelease: field(u.release), kernelVersion: field(u.version), machine: field(u.machine),
             procVersion: ProcFiles.line("/proc/version"),
             uid: getuid(), euid: geteuid(), gid: getgid(), pid: getpid(),
@@ -67,5 +69,7 @@ public struct EnvironmentFacts: Equatable {
             lsmLabel: label, seccompMode: status["Seccomp"].flatMap { Int($0) },
             seccompFilters: status["Seccomp_filters"].flatMap { Int($0) },
             noNewPrivs: status["NoNewPrivs"].map { $0 == "1" }, sysctls: sysctls)
+        facts.root = RootCheck.read(pid: facts.pid)
+        return facts
     }
 }

@@ -67,6 +67,15 @@ public enum Parsers {
         return id
     }
 
+    /// Mount point (field 5, unescaped) of the mount with this ID, if listed.
+    public static func mountPoint(id: Int, _ text: String) -> String? {
+        for line in lines(text) {
+            let f = fields(line, 32)
+            if f.count > 4 && Int(f[0]) == id { return unescapeOctal(String(f[4])) }
+        }
+        return nil
+    }
+
     /// Interface names from /proc/net/dev (two header lines, then `name: counters`).
     public static func netDevInterfaces(_ text: String) -> [String] {
         lines(text).dropFirst(2).compactMap { line in

@@ -8,8 +8,8 @@ enum NamespaceAction {
     static func act(_ kind: NamespaceKind, _ w: StepWriter, _ ctx: ProbeContext) -> Bool {
         switch kind {
         case .mnt: return mnt(w, ctx)
-        case .net: return net(w)
-        case .ipc: return ipc(w)
+        case .net: return net(w, ctx)
+        case .ipc: return ipc(w, ctx)
         case .uts: return uts(w)
         case .cgroup: return cgroup(w)
         case .user, .pid, .time: return true
@@ -28,20 +28,50 @@ enum NamespaceAction {
         && w.step("parent does not see the mount") { parentDoesNotSee(ctx.mountPoint, witness: ctx.probePid) }
     }
 
-    static func net(_ w: StepWriter) -> Bool {
-        w.step("only lo exists (/proc/self/net/dev)") {
-            switch ProcFiles.read("/proc/self/net/dev") {
-            case .failure(let e): return .failed(e)
-            case .success(let text):
-                let names = Parsers.netDevInterfaces(text)
-                return names == ["lo"] ? .ok() : .failed(nil, "interfaces: \(names.joined(separator: ","))")
-            }
-        }
-        && Loopback.up(w)
+    static func net(_ w: StepWriter, _ ctx: ProbeContext) -> Bool {
+        w.step(socketStep) { probeSocketUnreachable(ctx) } && Loopback.up(w)
     }
 
-    /// The probe process stayed outside: it must not find the key created inside.
-    static func ipc(_ w: StepWriter) -> Bool {
+    static let socketStep = "probe process's socket unreachable (connect)"
+    static let queueStep = "probe process's message queue invisible (msgctl IPC_STAT)"
+
+    /// Connects, never lists: gVisor's /proc/net/unix shows the sockets of every network
+    /// namespace. The probe process connected to the same name (OutsideWitness), so any
+    /// failure here is this namespace: ECONNREFUSED (no such name, unix(7)), or EINVAL
+    /// (gVisor 20221219 refuses every unix connect in a new network namespace).
+    static func probeSocketUnreachable(_ ctx: ProbeContext) -> StepResult {
+        switch ctx.witness.socket {
+        case .failure(let e): return .skipped("the probe process has no socket it can connect to (\(e.name))")
+        case .success(let name):
+            if cnp_abstract_connect(name) == 0 {
+                return .failed(nil, "connected to @\(name): this is the probe process's network namespace")
+            }
+            return .ok("connect(@\(name)): \(Errno.current.name), where the probe process connects")
+        }
+    }
+
+    /// EINVAL: no queue with this id in this IPC namespace (msgctl(2)); a new one starts empty.
+    static func probeQueueInvisible(_ ctx: ProbeContext) -> StepResult {
+        switch ctx.witness.messageQueue {
+        case .failure(let e): return .skipped("the probe process has no message queue (\(e.name))")
+        case .success(let id):
+            var ds = msqid_ds()
+            if msgctl(id, IPC_STAT, &ds) == 0 {
+                return .failed(nil, "queue \(id) is visible: this is the probe process's IPC namespace")
+            }
+            let e = Errno.current
+            switch e {
+            case .EINVAL: return .ok("msgctl(\(id), IPC_STAT): EINVAL")
+            case .EACCES: return .failed(nil, "queue \(id) exists here (EACCES): this is the probe process's IPC namespace")
+            default: return .failed(e, "msgctl(\(id), IPC_STAT)")
+            }
+        }
+    }
+
+    /// The probe process's queue is not seen inside, and the probe process, which stayed
+    /// outside, must not find the key created inside.
+    static func ipc(_ w: StepWriter, _ ctx: ProbeContext) -> Bool {
+        guard w.step(queueStep, { probeQueueInvisible(ctx) }) else { return false }
         let key = key_t(0x4E50_0000 | (getpid() & 0xFFFF))
         var id: Int32 = -1
         guard w.step("create SysV message queue inside", {

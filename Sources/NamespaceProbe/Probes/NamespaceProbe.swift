@@ -98,7 +98,7 @@ struct NamespacePass {
         for kind in kinds {
             let s = w.into(NamespaceProbe.section(kind, mode))
             shared.replay(into: s)
-            let before = NamespaceVerification.before(kind)
+            let before = NamespaceVerification.before(kind, ctx)
             guard s.step("unshare(\(kind.flagName))", { .check(cnp_unshare(kind.cloneFlag)) }) else {
                 s.verdict(.failed)
                 refused.append(kind)
@@ -111,12 +111,12 @@ struct NamespacePass {
                 conclude(kind, s, ok: false)
                 continue
             }
-            entered.append(.init(kind: kind, writer: s, before: before))
+            entered.append(.init(kind: kind, writer: s, before: (before.inode, before.rootMount), control: before.control))
         }
         // Acting in the namespaces the caller's links proved overlaps the first child; the
         // kinds that ask the probe process come last, when it is waiting for records.
         var settled = Set<NamespaceKind>()
-        let proofs = NamespaceVerification.prove(entered) { proven in
+        let proofs = NamespaceVerification.prove(entered, ctx) { proven in
             for e in proven.sorted(by: { Self.actOrder.firstIndex(of: $0.kind)! < Self.actOrder.firstIndex(of: $1.kind)! }) {
                 settle(e, .new)
                 settled.insert(e.kind)
@@ -139,7 +139,7 @@ struct NamespacePass {
             // Acting could change the parent's namespace (hostname, mounts): never
             // without proof that the namespace is ours.
             s.record("act inside", .skipped("not attempted: the namespace could not be proven new"))
-            s.verdict(.unverifiable, "unshare returned 0, but /proc/self/ns/\(e.kind.rawValue) cannot be read to prove a new namespace")
+            s.verdict(.unverifiable, e.control.why(e.kind))
             notNeededRootless(e.kind, s, ok: false)
         case .new:
             conclude(e.kind, s, ok: NamespaceAction.act(e.kind, s, ctx))

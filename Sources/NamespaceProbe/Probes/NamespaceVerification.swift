@@ -1,10 +1,13 @@
 import Glibc
 import CNamespaceProbe
 
-/// Proof that unshare() really made a new namespace: its /proc/self/ns inode differs from
-/// the one before. The caller's own link is read first (Linux updates it). What it cannot
-/// show, one forked child shows for every kind at once: the links gVisor keeps stale in the
-/// caller, PID 1 of a new pid namespace, the clock offset of a new time namespace.
+/// Proof that unshare() really made a new namespace. Where the link control holds
+/// (`LinkControl`), its /proc/self/ns inode differs from the one before: the caller's own link
+/// is read first (Linux updates it); what it cannot show, one forked child shows for every
+/// kind at once: the links gVisor keeps stale in the caller, PID 1 of a new pid namespace,
+/// the clock offset of a new time namespace. Where the link proves nothing, acting does:
+/// the probe process's socket and message queue (`OutsideWitness`), the root mount ID, PID 1,
+/// the clock offset; a kind with no such proof (uts, cgroup) stays unverifiable.
 enum NamespaceVerification {
     enum Newness: UInt8, Equatable { case new = 0, notNew = 1, unverifiable = 2 }
 
@@ -13,6 +16,7 @@ enum NamespaceVerification {
         let kind: NamespaceKind
         let writer: StepWriter
         let before: (inode: Result<UInt64, Errno>, rootMount: Int?)
+        let control: LinkControl
     }
 
     /// Ten days: far beyond any clock drift, so a child that sees it is in the new namespace.
@@ -20,30 +24,38 @@ enum NamespaceVerification {
 
     static func stepName(_ kind: NamespaceKind) -> String { "namespace is new (/proc/self/ns/\(kind.rawValue))" }
 
-    /// The identity to compare with, read before unshare().
-    /// The root mount ID is the fallback proof for mnt, read only where the link is missing.
-    static func before(_ kind: NamespaceKind) -> (inode: Result<UInt64, Errno>, rootMount: Int?) {
+    /// The identity to compare with, read before unshare(), and the control on it. The root
+    /// mount ID is the other proof for mnt, read only where the link proves nothing.
+    static func before(_ kind: NamespaceKind, _ ctx: ProbeContext) -> (inode: Result<UInt64, Errno>, rootMount: Int?, control: LinkControl) {
         let inode = ProcFiles.namespaceInode(kind.rawValue)
-        guard kind == .mnt, case .failure = inode else { return (inode, nil) }
-        return (inode, Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")))
+        let control = LinkControl.check(kind, here: inode, ctx)
+        guard kind == .mnt, !control.isEvidence else { return (inode, nil, control) }
+        return (inode, Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")), control)
     }
 
-    /// Proves every entered kind new. Kinds the caller's own link proves are recorded at
-    /// once and handed to `meanwhile`, which acts in them while the first child works; the
-    /// rest are proven by the first child. For pid and time, `.new` also means the first
-    /// child saw PID 1 / the offset.
-    static func prove(_ entered: [Entered], meanwhile: ([Entered]) -> Void) -> [NamespaceKind: Newness] {
+    /// Proves every entered kind new. Kinds the caller's own link proves, or the caller can
+    /// prove without a link, are recorded at once and handed to `meanwhile`, which acts in
+    /// them while the first child works; the rest are proven by the first child. For pid and
+    /// time, `.new` also means the first child saw PID 1 / the offset.
+    static func prove(_ entered: [Entered], _ ctx: ProbeContext, meanwhile: ([Entered]) -> Void) -> [NamespaceKind: Newness] {
         var proofs: [NamespaceKind: Newness] = [:]
         var proven: [Entered] = [], inChild: [Entered] = []
         for e in entered {
             if e.kind == .pid || e.kind == .time {
                 inChild.append(e)  // pid_for_children and time_for_children need a process inside
-            } else if case .success(let a) = e.before.inode, case .success(let b) = ProcFiles.namespaceInode(e.kind.rawValue), a != b {
-                e.writer.record(stepName(e.kind), .ok("inode \(a) -> \(b)"))
-                proofs[e.kind] = .new
-                proven.append(e)
+            } else if case .evidence(let a) = e.control {
+                if case .success(let b) = ProcFiles.namespaceInode(e.kind.rawValue), a != b {
+                    e.writer.record(stepName(e.kind), .ok("inode \(a) -> \(b); control: the probe process reads \(a) too"))
+                    proofs[e.kind] = .new
+                    proven.append(e)
+                } else {
+                    inChild.append(e)
+                }
             } else {
-                inChild.append(e)
+                let (newness, result) = withoutLink(e, ctx)
+                e.writer.record(stepName(e.kind), result)
+                proofs[e.kind] = newness
+                if newness == .new { proven.append(e) }
             }
         }
         guard !inChild.isEmpty else {
@@ -54,6 +66,26 @@ enum NamespaceVerification {
         meanwhile(proven)
         for (kind, newness) in child.finish() { proofs[kind] = newness }
         return proofs
+    }
+
+    /// The link proves nothing here. net and ipc go on to the acting step that decides
+    /// (NamespaceAction: the probe process's socket, its message queue), mnt compares root
+    /// mount IDs (a new mount namespace copies every mount under a new ID).
+    private static func withoutLink(_ e: Entered, _ ctx: ProbeContext) -> (Newness, StepResult) {
+        let why = e.control.why(e.kind)
+        switch e.kind {
+        case .net where (try? ctx.witness.socket.get()) != nil:
+            return (.new, .skipped("\(why); the connect to the probe process's socket below decides"))
+        case .ipc where (try? ctx.witness.messageQueue.get()) != nil:
+            return (.new, .skipped("\(why); the probe process's message queue below decides"))
+        case .mnt:
+            guard let old = e.before.rootMount, let now = Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")) else { break }
+            return now != old ? (.new, .ok("\(why); root mount ID \(old) -> \(now)"))
+                : (.notNew, .failed(nil, "\(why); root mount ID unchanged (\(old)): mounts are shared with the parent"))
+        default:
+            break
+        }
+        return (.unverifiable, .skipped("unverifiable: \(why)"))
     }
 
     /// The first process forked after the pass: PID 1 in a new pid namespace, in the new time
@@ -125,7 +157,7 @@ enum NamespaceVerification {
     /// In the first child after the pass: it is PID 1 in a new pid namespace, sees the clock
     /// offset of a new time namespace, and reads its own links (gVisor updates those).
     private static func firstChildObserves(_ e: Entered, _ clockBefore: timespec) -> Newness {
-        let (newness, result) = observe(e.kind, before: e.before)
+        let (newness, result) = observe(e)
         let w = e.writer
         switch e.kind {
         case .pid:
@@ -151,19 +183,17 @@ enum NamespaceVerification {
         }
     }
 
-    private static func observe(_ kind: NamespaceKind, before: (inode: Result<UInt64, Errno>, rootMount: Int?)) -> (Newness, StepResult) {
-        let after = ProcFiles.namespaceInode(kind.rawValue)
-        switch (before.inode, after) {
-        case (.success(let a), .success(let b)):
-            return a != b ? (.new, .ok("inode \(a) -> \(b)"))
+    /// The child's link against the caller's, where the control says links are evidence.
+    private static func observe(_ e: Entered) -> (Newness, StepResult) {
+        guard case .evidence(let a) = e.control else {
+            return (.unverifiable, .skipped("unverifiable by the link: \(e.control.why(e.kind))"))
+        }
+        switch ProcFiles.namespaceInode(e.kind.rawValue) {
+        case .success(let b):
+            return a != b ? (.new, .ok("inode \(a) -> \(b); control: the probe process reads \(a) too"))
                 : (.notNew, .failed(nil, "inode unchanged (\(a)): unshare returned 0 but no new namespace exists"))
-        case (.failure(let e), _), (_, .failure(let e)):
-            // A mount namespace has a second proof: a new one gets new mount IDs.
-            if kind == .mnt, let old = before.rootMount, let now = Parsers.rootMountID(ProcFiles.read("/proc/self/mountinfo")) {
-                return now != old ? (.new, .ok("no ns link (\(e.name)); root mount ID \(old) -> \(now)"))
-                    : (.notNew, .failed(nil, "no ns link (\(e.name)) and root mount ID unchanged (\(old)): mounts are shared with the parent"))
-            }
-            return (.unverifiable, .skipped("unverifiable: /proc/self/ns/\(kind.rawValue) cannot be read (\(e.name))"))
+        case .failure(let err):
+            return (.unverifiable, .skipped("unverifiable: /proc/self/ns/\(e.kind.rawValue) cannot be read in the child (\(err.name))"))
         }
     }
 }

@@ -12,6 +12,8 @@ public struct ProbeContext {
     public var mountPoint: String { scratch + "/mnt" }
     /// The directory the sandbox chain binds into its new root, like a tenant workspace.
     public var workspace: String { scratch + "/workspace" }
+    /// What the probe process holds outside, for proofs that a child left its namespaces.
+    public var witness = OutsideWitness.none
 
     public init(uid: uid_t, gid: gid_t, probePid: pid_t, scratch: String) {
         self.uid = uid
@@ -33,24 +35,31 @@ public enum UserNamespaceSetup {
     }
 
     static func enter(_ w: StepWriter, _ ctx: ProbeContext, _ log: inout SharedSteps) -> Bool {
-        enter(w, uid: ctx.uid, gid: ctx.gid, insideUID: 0, insideGID: 0, &log)
+        enter(w, uid: ctx.uid, gid: ctx.gid, insideUID: 0, insideGID: 0, witness: ctx.witness, &log)
     }
 
     /// True once the process is in a new user namespace with its maps written. The steps go
     /// to `w` and into `log`, to be replayed in the results that depend on them.
-    static func enter(_ w: StepWriter, uid: uid_t, gid: gid_t, insideUID: uid_t, insideGID: gid_t, _ log: inout SharedSteps) -> Bool {
+    /// `witness`: the probe process's links, the control for the inode proof (none in the
+    /// launcher, where the uid_map write is the proof).
+    static func enter(_ w: StepWriter, uid: uid_t, gid: gid_t, insideUID: uid_t, insideGID: gid_t,
+                      witness: OutsideWitness = .none, _ log: inout SharedSteps) -> Bool {
         let before = ProcFiles.namespaceInode("user")
         guard log.step(w, "unshare(CLONE_NEWUSER)", { .check(cnp_unshare(NamespaceKind.user.cloneFlag)) }) else { return false }
         let name = NamespaceVerification.stepName(.user)
-        switch (before, ProcFiles.namespaceInode("user")) {
-        case (.success(let a), .success(let b)) where a != b:
-            log.record(w, name, .ok("inode \(a) -> \(b)"))
-        case (.success(let a), .success):
-            // gVisor keeps the caller's own link stale. A uid_map can be written once per
-            // namespace, and the initial one already has its map: the write is the proof.
+        // A uid_map can be written once per namespace, and the initial one already has its
+        // map: where the link proves nothing, the write is the proof.
+        let control = LinkControl.check(.user, here: before, witness)
+        switch (control, ProcFiles.namespaceInode("user")) {
+        case (.evidence(let a), .success(let b)) where a != b:
+            log.record(w, name, .ok("inode \(a) -> \(b); control: the probe process reads \(a) too"))
+        case (.evidence(let a), .success):
+            // gVisor keeps the caller's own link stale.
             log.record(w, name, .skipped("the caller's link still shows inode \(a); the uid_map write below is the proof"))
-        case (.failure(let e), _), (_, .failure(let e)):
-            log.record(w, name, .skipped("/proc/self/ns/user cannot be read (\(e.name)); the uid_map write below is the proof"))
+        case (.evidence, .failure(let e)):
+            log.record(w, name, .skipped("/proc/self/ns/user cannot be read after unshare (\(e.name)); the uid_map write below is the proof"))
+        default:
+            log.record(w, name, .skipped("\(control.why(.user)); the uid_map write below is the proof"))
         }
         return log.step(w, "write /proc/self/setgroups deny") {
             // Absent on kernels before 3.19 and in some emulations: nothing to deny then.

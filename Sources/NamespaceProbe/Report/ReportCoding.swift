@@ -17,6 +17,7 @@ extension Report {
                 ("seccomp", .object([("mode", .optional(env.seccompMode)), ("filters", .optional(env.seccompFilters)),
                                      ("no_new_privs", env.noNewPrivs.map(JSON.bool) ?? .null)])),
                 ("sysctls", .object(EnvironmentFacts.sysctlNames.map { ($0, .optional(env.sysctl($0))) })),
+                ("root", .object([("chrooted", env.root.chrooted.map(JSON.bool) ?? .null), ("evidence", .string(env.root.evidence))])),
             ])),
             ("runtimes", .array(runtimes.map { r in
                 .object([("name", .string(r.name)), ("confidence", .string(r.confidence.rawValue)),
@@ -51,7 +52,7 @@ extension Report {
         let seccomp = try e.child("seccomp")
         var sysctls: [String: String?] = [:]
         if case .object(let pairs)? = e.value["sysctls"] { for (k, v) in pairs { sysctls[k] = v.string } }
-        let environment = EnvironmentFacts(
+        var environment = EnvironmentFacts(
             kernelRelease: try kernel.string("release"), kernelVersion: try kernel.string("version"),
             machine: try kernel.string("machine"), procVersion: kernel.value["proc_version"]?.string,
             uid: UInt32(try e.int("uid")), euid: UInt32(try e.int("euid")), gid: UInt32(try e.int("gid")),
@@ -59,6 +60,9 @@ extension Report {
             lsmLabel: e.value["lsm_label"]?.string, seccompMode: seccomp.value["mode"]?.int.map { Int($0) },
             seccompFilters: seccomp.value["filters"]?.int.map { Int($0) }, noNewPrivs: seccomp.value["no_new_privs"]?.bool,
             sysctls: sysctls)
+        if let root = e.value["root"] {
+            environment.root = RootCheck(chrooted: root["chrooted"]?.bool, evidence: root["evidence"]?.string ?? "")
+        }
         let runtimes = try d.array("runtimes").map { r in
             RuntimeFinding(name: try r.string("name"), confidence: Confidence(rawValue: try r.string("confidence")) ?? .no,
                            evidence: (r.value["evidence"]?.array ?? []).compactMap { $0.string }, detail: r.value["detail"]?.string)

@@ -20,6 +20,7 @@ public struct Errno: Error, Equatable, Hashable, CustomStringConvertible {
     public static let ENOSYS = Errno(rawValue: 38)
     public static let EOPNOTSUPP = Errno(rawValue: 95)
     public static let EUSERS = Errno(rawValue: 87)
+    public static let ECONNREFUSED = Errno(rawValue: 111)
 
     private static let names: [Int32: String] = [
         1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 6: "ENXIO", 7: "E2BIG", 9: "EBADF",
