@@ -166,7 +166,7 @@ final class SelectorTests: XCTestCase {
     }
 
     func testDirectoriesPromisesOnlyTheLauncherDuties() throws {
-        let s = Selector.select(try recorded("gvisor-unprivileged"))
+        let s = Selector.select(try recorded("gvisor-20221219-unprivileged"))
         XCTAssertEqual(s.chosen, .directories)
         let blocked = s.promises.filter { $0.1.blocks }.map { $0.0.family }
         // Only what the launcher itself does (its seccomp filter stops ptrace): no file, IPC or network row.
@@ -176,7 +176,7 @@ final class SelectorTests: XCTestCase {
     }
 
     func testSelectionLinesAreTheCatalogues() throws {
-        for name in ["host-root", "gvisor-root", "seccomp-unshare-eperm", "bubblewrap-masked-proc"] {
+        for name in ["host-root", "gvisor-20221219-root", "seccomp-unshare-eperm", "bubblewrap-masked-proc"] {
             let s = Selector.select(try recorded(name))
             XCTAssertEqual(s.protects, AttackCatalogue.protects(s.context), name)
             for (attack, promise) in s.promises {
@@ -189,7 +189,7 @@ final class SelectorTests: XCTestCase {
     }
 
     func testUnderGVisorTheUidBackendDoesNotPromiseEnviron() throws {
-        let s = Selector.select(try recorded("gvisor-root"))
+        let s = Selector.select(try recorded("gvisor-20221219-root"))
         XCTAssertEqual(s.chosen, .uid)
         XCTAssertTrue(s.context.gvisor)
         let environ = s.promises.first { $0.0.id == "A14" }!.1
