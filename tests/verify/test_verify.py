@@ -94,7 +94,8 @@ def test_directories_is_an_honest_leak_table(verified):
     run = next(r for r in verify_json(proc, "host-root")["runs"] if r["backend"] == "directories")
     leaked = {a["id"] for a in run["attacks"] if a["observed"] == "LEAKED"}
     # The seed's scenario: B reads A's secret and finds A's git repository.
-    assert {"A01", "A01.git", "A02", "A02.root", "A14", "A20", "A22", "A23"} <= leaked, sorted(leaked)
+    expected = {"A01", "A01.git", "A02", "A02.root", "A14", "A20", "A22", "A23"}
+    assert expected <= leaked, [(a["id"], a["observed"], a["evidence"]) for a in run["attacks"] if a["id"] in expected - leaked]
     assert all(a["promise"] == "open" for a in run["attacks"] if a["id"] in leaked)
     assert run["outcome"] == "held"
 
