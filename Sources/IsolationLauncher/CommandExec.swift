@@ -31,7 +31,8 @@ enum CommandExec {
         }
         let final: Errno = sawEACCES && (last == .ENOENT || last.rawValue == ENOTDIR) ? .EACCES : last
         let notFound = final == .ENOENT || final.rawValue == ENOTDIR
-        w.record(stepPrefix + name, .failed(final, notFound ? "command not found (PATH \(path))" : "command found but not executable"))
+        let missing = name.contains("/") ? "command not found" : "command not found (PATH \(path))"
+        w.record(stepPrefix + name, .failed(final, notFound ? missing : "command found but not executable"))
         Subprocess.exit(notFound ? 127 : 126)
     }
 }

@@ -20,7 +20,9 @@ public struct LaunchPlan: Equatable {
 
     /// Refuses a backend the probe did not verify, and `--network none` without a network
     /// namespace; never picks a weaker backend on its own.
-    public static func make(requested: Backend?, network: Network?, facts: VerifiedFacts) throws -> LaunchPlan {
+    /// `launcherUID`: the launcher's effective uid. A tenant never runs as kernel uid 0: it
+    /// would own every root file (the probe binary too) and RLIMIT_NPROC does not bind root.
+    public static func make(requested: Backend?, network: Network?, facts: VerifiedFacts, launcherUID: UInt32) throws -> LaunchPlan {
         let backend = requested ?? facts.chosen
         guard facts.available.contains(backend) else {
             let list = Backend.allCases.filter { facts.available.contains($0) }.map(\.name).joined(separator: ", ")
@@ -38,8 +40,15 @@ public struct LaunchPlan: Equatable {
         let order: [NamespaceKind] = [.pid, .mnt, .net, .ipc, .uts]
         let kinds = !namespaced ? [] : order.filter { facts.namespaces.contains($0) && ($0 != .net || net == .none) }
         let kernelLayers = backend != .directories
+        let perTenantUID = kernelLayers && facts.uidSwitch
+        if launcherUID == 0 && !perTenantUID {
+            throw LaunchRefusal.usage("backend \(backend.name) would run the tenant as uid 0, which owns every root file here (the "
+                + "probe binary too) and is not bound by RLIMIT_NPROC; "
+                + (facts.available.contains(.uid) ? "use --backend uid or stronger (a per-tenant uid was verified here), or run the server as a non-root user"
+                   : "no per-tenant uid was verified here: run the server as a non-root user"))
+        }
         return LaunchPlan(backend: backend, network: net, namespaces: kinds, userNamespace: namespaced && facts.userNamespace,
-                          proc: backend == .namespaces ? .fresh : .container, perTenantUID: kernelLayers && facts.uidSwitch,
+                          proc: backend == .namespaces ? .fresh : .container, perTenantUID: perTenantUID,
                           landlockABI: kernelLayers ? facts.landlockABI : nil, seccompFilter: facts.seccompFilter)
     }
 }

@@ -86,6 +86,18 @@ public struct LaunchStatus {
         ].compactMap { $0.map { (name: $0.0, applied: $0.1, evidence: $0.2) } }
     }
 
+    /// The status of a launch refused before any plan existed (bad usage, an unverified
+    /// backend): the same keys, most of them null.
+    public static func refusedJSON(tenant: String?, backend: String?, cause: String) -> JSON {
+        .object([
+            ("schema", .string(schema)), ("tenant", .optional(tenant)), ("backend", .optional(backend)), ("network", .null),
+            ("verified_by", .null), ("workspace", .null), ("home", .null), ("tmpdir", .null), ("tenant_uid", .null),
+            ("namespaces", .array([])), ("layers", .array([])), ("steps", .array([])), ("reopened", .array([])),
+            ("command_started", .bool(false)), ("exit_status", .int(125)), ("failed_step", .string("check the request")),
+            ("errno", .null), ("cause", .string(cause)), ("setup_micros", .null), ("total_micros", .int(0)),
+        ])
+    }
+
     public func json() -> JSON {
         .object([
             ("schema", .string(Self.schema)),
@@ -121,7 +133,7 @@ public enum NetworkExposure {
     public static func reopened(_ plan: LaunchPlan) -> [String] {
         var open: [String] = []
         if plan.network == .shared {
-            let tcp = (plan.landlockABI ?? 0) >= 4 ? "loopback TCP services of the server and other tenants on ports Landlock allows (--tcp-connect)"
+            let tcp = (plan.landlockABI ?? 0) >= 4 ? "TCP to the ports Landlock allows (--tcp-connect): other tenants' and the server's services on them, loopback included"
                 : "loopback TCP and UDP services of the server and other tenants (catalogue A20)"
             open.append(tcp)
             if (plan.landlockABI ?? 0) < 6 { open.append("abstract unix sockets of the server and other tenants (A22)") }
@@ -135,6 +147,9 @@ public enum NetworkExposure {
         }
         if let abi = plan.landlockABI, !plan.usesNamespaces {
             open += LandlockRuleset.leftOpen(abi: abi).filter { !$0.hasPrefix("TCP") || plan.network == .shared }
+        }
+        if !plan.usesNamespaces {
+            open.append("SysV IPC objects: a tenant's outlive its launch and others see them, by their modes (A09)")
         }
         if !plan.usesNamespaces && plan.landlockABI == nil && plan.perTenantUID {
             // A per-tenant uid alone (gVisor as root, for one): file modes are the only wall.

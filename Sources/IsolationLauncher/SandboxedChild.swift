@@ -147,6 +147,7 @@ enum SandboxedChild {
         if ctx.plan.usesNamespaces {
             rules.readExecute = ["/"]
             rules.readWrite += ["/tmp", "/dev/shm"]
+            rules.restrictTCP = ctx.plan.network == .shared
         }
         return rules
     }

@@ -36,6 +36,11 @@ public struct TenantArea {
         }
         var st = stat()
         guard fstat(rootFD, &st) == 0 else { close(rootFD); throw LaunchRefusal.usage("cannot stat \(root): \(Errno.current)") }
+        guard st.st_uid == geteuid() || st.st_uid == 0 else {
+            close(rootFD)
+            throw LaunchRefusal.usage("workspace root \(root) belongs to uid \(st.st_uid), neither the launcher's uid \(geteuid()) nor root: "
+                + "its owner could swap tenant directories; chown it")
+        }
         guard st.st_mode & 0o022 == 0 else {
             close(rootFD)
             throw LaunchRefusal.usage("workspace root \(root) is writable by group or others (mode \(String(st.st_mode & 0o7777, radix: 8))): "
@@ -59,7 +64,8 @@ public struct TenantArea {
     /// directory of `owner` (or of the launcher) and chowned to `owner`.
     static func directory(_ parent: Int32, _ name: String, path: String, owner: (uid: uid_t, gid: gid_t)?) throws -> Int32 {
         if mkdirat(parent, name, 0o700) != 0 && errno != EEXIST {
-            throw LaunchRefusal.usage("cannot create \(path): \(Errno.current)")
+            let e = Errno.current
+            throw LaunchRefusal.usage("cannot create \(path): \(e)" + (e == .EACCES ? " (the launcher's uid \(geteuid()) must own the workspace root)" : ""))
         }
         let fd = openNoSymlinks(parent, name, directory: true)
         guard fd >= 0 else {

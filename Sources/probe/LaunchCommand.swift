@@ -39,7 +39,7 @@ enum LaunchCommand {
             if let fd = o.statusFD, fcntl(fd, F_GETFD) < 0 { throw UsageError("--status-fd \(fd) is not an open descriptor") }
             let tenant = try TenantID(tenantText)
             let facts = try verifiedFacts(o, inherited)
-            let plan = try LaunchPlan.make(requested: o.backend, network: o.network, facts: facts)
+            let plan = try LaunchPlan.make(requested: o.backend, network: o.network, facts: facts, launcherUID: geteuid())
             let request = LaunchRequest(tenant: tenant, backend: o.backend,
                                         workspaceRoot: o.workspaceRoot ?? inherited["ISOLATION_WORKSPACE_ROOT"] ?? "/workspaces",
                                         network: o.network, env: o.env, timeLimitMillis: o.timeLimitMillis, limits: o.limits,
@@ -52,6 +52,7 @@ enum LaunchCommand {
             return result.exitCode
         } catch {
             Console.error("probe launch: \(error)")
+            emitStatus(LaunchStatus.refusedJSON(tenant: o.tenant, backend: o.backend?.name, cause: "\(error)"), o)
             return 125
         }
     }
@@ -70,8 +71,11 @@ enum LaunchCommand {
         return try VerifiedFacts.from(Selector.select(report), source: "a probe run at launch")
     }
 
-    static func writeStatus(_ status: LaunchStatus, _ o: Options) {
-        let text = status.json().serialized(pretty: false) + "\n"
+    static func writeStatus(_ status: LaunchStatus, _ o: Options) { emitStatus(status.json(), o) }
+
+    /// One JSON object to --status-fd and --status, whichever were given.
+    static func emitStatus(_ json: JSON, _ o: Options) {
+        let text = json.serialized(pretty: false) + "\n"
         if let fd = o.statusFD {
             let bytes = Array(text.utf8)
             var offset = 0
@@ -215,6 +219,10 @@ enum LaunchCommand {
                               <dir>/<id>/.tmp (/tmp, a private tmpfs, in a namespace).
       --env <name>[=<value>]  Pass a variable (repeatable). Nothing else is inherited but
                               PATH (fixed), HOME, TMPDIR, PWD, USER, LOGNAME, LANG, LC_*.
+                              Pass secrets as --env NAME (copied from the launcher's
+                              environment): NAME=VALUE sits in the launcher's command
+                              line, which other tenants can read in /proc without a
+                              pid namespace of their own.
       --ro-bind <path>        Also visible read-only (namespace root, Landlock rules).
       --uid-range <a>-<b>     Per-tenant uids (default 100000-199999), recorded for good in
                               <dir>/.tenant-uids.

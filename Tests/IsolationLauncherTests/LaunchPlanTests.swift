@@ -18,17 +18,17 @@ final class LaunchPlanTests: XCTestCase {
         let f = try facts(["ISOLATION_BACKEND": "namespaces", "ISOLATION_AVAILABLE": "namespaces,namespaces-shared-proc,landlock,uid,directories",
                            "ISOLATION_USER_NAMESPACE": "0", "ISOLATION_LANDLOCK_ABI": "6", "ISOLATION_UID_SWITCH": "1",
                            "ISOLATION_HARDENING_SECCOMP_FILTER": "1"])
-        let p = try LaunchPlan.make(requested: nil, network: nil, facts: f)
+        let p = try LaunchPlan.make(requested: nil, network: nil, facts: f, launcherUID: 1000)
         XCTAssertEqual(p.backend, .namespaces)
         XCTAssertEqual(p.network, .none)
         XCTAssertEqual(p.namespaces, [.pid, .mnt, .net, .ipc, .uts])
         XCTAssertTrue(p.perTenantUID && p.seccompFilter)
         XCTAssertEqual(p.landlockABI, 6)
         XCTAssertEqual(p.proc, .fresh)
-        let shared = try LaunchPlan.make(requested: .namespacesSharedProc, network: .shared, facts: f)
+        let shared = try LaunchPlan.make(requested: .namespacesSharedProc, network: .shared, facts: f, launcherUID: 1000)
         XCTAssertEqual(shared.namespaces, [.pid, .mnt, .ipc, .uts])
         XCTAssertEqual(shared.proc, .container)
-        let dirs = try LaunchPlan.make(requested: .directories, network: nil, facts: f)
+        let dirs = try LaunchPlan.make(requested: .directories, network: nil, facts: f, launcherUID: 1000)
         XCTAssertEqual(dirs.network, .shared)
         XCTAssertFalse(dirs.perTenantUID)
         XCTAssertNil(dirs.landlockABI)
@@ -37,24 +37,35 @@ final class LaunchPlanTests: XCTestCase {
 
     func testAnUnverifiedBackendAndNetworkNoneWithoutANamespaceAreRefused() throws {
         let f = try facts(["ISOLATION_BACKEND": "uid", "ISOLATION_AVAILABLE": "uid,directories", "ISOLATION_UID_SWITCH": "1"])
-        XCTAssertThrowsError(try LaunchPlan.make(requested: .namespaces, network: nil, facts: f)) { error in
+        XCTAssertThrowsError(try LaunchPlan.make(requested: .namespaces, network: nil, facts: f, launcherUID: 1000)) { error in
             XCTAssertTrue("\(error)".contains("was not verified"), "\(error)")
         }
-        XCTAssertThrowsError(try LaunchPlan.make(requested: .landlock, network: nil, facts: f))
-        XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: LaunchPlan.Network.none, facts: f)) { error in
+        XCTAssertThrowsError(try LaunchPlan.make(requested: .landlock, network: nil, facts: f, launcherUID: 1000))
+        XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: LaunchPlan.Network.none, facts: f, launcherUID: 1000)) { error in
             XCTAssertTrue("\(error)".contains("--network none"), "\(error)")
         }
-        XCTAssertEqual(try LaunchPlan.make(requested: nil, network: nil, facts: f).backend, .uid)
+        XCTAssertEqual(try LaunchPlan.make(requested: nil, network: nil, facts: f, launcherUID: 1000).backend, .uid)
     }
 
     func testOnlyTheKindsTheContainerAllowsAreUsed() throws {
         let f = try facts(["ISOLATION_BACKEND": "namespaces", "ISOLATION_AVAILABLE": "namespaces,directories", "ISOLATION_NAMESPACES": "pid,mnt"])
-        let p = try LaunchPlan.make(requested: nil, network: nil, facts: f)
+        let p = try LaunchPlan.make(requested: nil, network: nil, facts: f, launcherUID: 1000)
         XCTAssertEqual(p.namespaces, [.pid, .mnt])
         XCTAssertEqual(p.network, .shared, "no verified net namespace: the network is shared, and said so")
-        XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: LaunchPlan.Network.none, facts: f))
+        XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: LaunchPlan.Network.none, facts: f, launcherUID: 1000))
         XCTAssertTrue(NetworkExposure.reopened(p).contains { $0.contains("no ipc namespace") })
         XCTAssertThrowsError(try facts(["ISOLATION_BACKEND": "namespaces", "ISOLATION_NAMESPACES": "pid,bogus"]))
+    }
+
+    func testATenantNeverRunsAsRoot() throws {
+        let f = try facts(["ISOLATION_BACKEND": "namespaces", "ISOLATION_AVAILABLE": "namespaces,landlock,uid,directories", "ISOLATION_UID_SWITCH": "1"])
+        XCTAssertThrowsError(try LaunchPlan.make(requested: .directories, network: nil, facts: f, launcherUID: 0)) { error in
+            XCTAssertTrue("\(error)".contains("uid 0") && "\(error)".contains("--backend uid"), "\(error)")
+        }
+        XCTAssertTrue(try LaunchPlan.make(requested: .landlock, network: nil, facts: f, launcherUID: 0).perTenantUID)
+        let noSwitch = try facts(["ISOLATION_BACKEND": "landlock", "ISOLATION_AVAILABLE": "landlock,directories"])
+        XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: nil, facts: noSwitch, launcherUID: 0))
+        XCTAssertNoThrow(try LaunchPlan.make(requested: .directories, network: nil, facts: noSwitch, launcherUID: 1000))
     }
 
     func testFactsFromAnOldEnvFileKnowOnlyTheChosenBackend() throws {

@@ -147,6 +147,12 @@ def test_every_available_backend_isolates_from_inside(env, env_facts):
     for backend in available:
         proc, seen, status = launch_report(env, backend)
         assert status is not None, f"[{env} {backend}] no status JSON: {proc.stdout[-500:]} {proc.stderr[-2000:]}"
+        if facts["ISOLATION_PROBE_UID"] == "0" and (backend == "directories" or facts["ISOLATION_UID_SWITCH"] != "1"):
+            # The tenant would be kernel uid 0: refused before anything runs.
+            assert proc.returncode == 125 and "would run the tenant as uid 0" in proc.stderr, (backend, proc.stderr)
+            assert not status["command_started"] and seen == {}
+            print(f"[{env}] {backend}: refused (the tenant would be uid 0)")
+            continue
         if proc.returncode != 0:
             failures.append(f"{backend}: exit {proc.returncode}: {proc.stderr.strip()[-600:]}")
             continue
@@ -239,7 +245,7 @@ def test_bad_workspace_roots_are_refused(tmp_path, host_env):
     assert list(real.iterdir()) == [] and list(ww.iterdir()) == [] and not marker_ran(tmp_path)
 
 
-@pytest.mark.parametrize("backend", ["namespaces", "landlock", "uid", "directories"])
+@pytest.mark.parametrize("backend", ["namespaces", "landlock", "uid"])
 def test_tenant_directory_replaced_by_a_symlink_is_refused(backend, root, tmp_path, host_env):
     victim = root / "victim"
     victim.mkdir(mode=0o700)
@@ -267,7 +273,7 @@ def test_home_replaced_by_a_symlink_to_another_tenant_is_refused(root, tmp_path,
 
 
 def test_command_not_found_and_not_executable(root, tmp_path, host_env):
-    for backend in ("namespaces", "uid", "directories"):
+    for backend in ("namespaces", "uid"):
         proc = host_launch(["--tenant", "a", "--backend", backend, "--workspace-root", str(root), "--", "no-such-command-xyz"], root, host_env)
         assert proc.returncode == 127 and "not found" in proc.stderr, proc.stderr
         script = root / "a" / "script.sh"
@@ -303,7 +309,7 @@ def test_help_names_every_option_and_exit_code():
 
 # ---- Pass-through and the end of the tree ----
 
-@pytest.mark.parametrize("backend", ["namespaces", "namespaces-shared-proc", "landlock", "uid", "directories"])
+@pytest.mark.parametrize("backend", ["namespaces", "namespaces-shared-proc", "landlock", "uid"])
 def test_exit_status_stdin_and_signals_pass_through(backend, root, host_env):
     base = ["--tenant", "a", "--backend", backend, "--workspace-root", str(root), "--"]
     assert host_launch(base + ["sh", "-c", "exit 7"], root, host_env).returncode == 7
@@ -319,7 +325,7 @@ def test_exit_status_stdin_and_signals_pass_through(backend, root, host_env):
     assert p.returncode == 3 and "got-term" in out
 
 
-@pytest.mark.parametrize("backend", ["namespaces", "namespaces-shared-proc", "landlock", "uid", "directories"])
+@pytest.mark.parametrize("backend", ["namespaces", "namespaces-shared-proc", "landlock", "uid"])
 def test_nothing_survives_the_launch(backend, root, host_env):
     """A tenant that double-forks a daemon and exits, and one stopped by --time-limit."""
     before = envs.host_state()
@@ -372,7 +378,7 @@ def test_a_container_that_refuses_some_kinds_still_gets_the_others(root):
     assert "no ipc namespace" in proc.stderr
 
 
-@pytest.mark.parametrize("backend", ["namespaces", "landlock", "uid", "directories"])
+@pytest.mark.parametrize("backend", ["namespaces", "landlock", "uid"])
 def test_inherited_descriptors_and_secrets_do_not_reach_the_tenant(backend, root, host_env, tmp_path):
     """The server's open files (here fd 7 on a secret file, not close-on-exec) and its
     environment (SERVER_SECRET) stay with the launcher (catalogue A26, A27)."""
@@ -437,3 +443,14 @@ def test_limits_and_read_only_binds_reach_the_tenant(root, host_env, tmp_path):
     finally:
         import shutil
         shutil.rmtree(shared)
+
+
+def test_directories_as_root_is_refused_and_runs_for_a_plain_user(host_env):
+    """As root the tenant would be uid 0: it owns every root file and RLIMIT_NPROC does not
+    bind it. Refused; the same launch by a non-root server runs (as that user)."""
+    proc = run_env("host-root", 'mkdir -m 755 "$R/ws" && "$P" launch --tenant a --backend directories --workspace-root "$R/ws" -- touch /etc/owned-by-tenant')
+    assert proc.returncode == 125 and "uid 0" in proc.stderr and "--backend uid" in proc.stderr
+    assert not Path("/etc/owned-by-tenant").exists()
+    proc = run_env("host-unprivileged", 'mkdir -m 755 "$R/ws" && eval "$("$P" --format env | sed "s/^/export /")" && '
+                   '"$P" launch --tenant a --backend directories --workspace-root "$R/ws" -- sh -c "id -u; exit 3"')
+    assert proc.returncode == 3 and proc.stdout.strip() == "65534", proc.stderr

@@ -16,6 +16,9 @@ public struct LandlockRules: Equatable {
     public var deviceFiles: [String]
     /// With ABI >= 4: TCP bind is denied and connect allowed only to these ports.
     public var tcpConnectPorts: [UInt16]
+    /// False in a network namespace of the tenant's own: nobody else is on its loopback, so
+    /// its own test servers may bind and connect there.
+    public var restrictTCP = true
 
     public init(readExecute: [String], readOnly: [String], readWrite: [String], deviceFiles: [String], tcpConnectPorts: [UInt16]) {
         self.readExecute = readExecute
@@ -27,7 +30,7 @@ public struct LandlockRules: Equatable {
 
     /// The launcher's rules for a tenant area, outside any mount namespace.
     public static func tenant(area: [String], extraReadOnly: [String] = [], tcpConnectPorts: [UInt16] = [443]) -> LandlockRules {
-        LandlockRules(readExecute: RootPlan.defaultSystemDirectories + extraReadOnly, readOnly: ["/proc"],
+        LandlockRules(readExecute: RootPlan.systemPaths() + extraReadOnly, readOnly: ["/proc"],
                       readWrite: area, deviceFiles: RootPlan.defaultDevices.map { "/dev/" + $0 }, tcpConnectPorts: tcpConnectPorts)
     }
 }
@@ -69,7 +72,7 @@ public enum LandlockRuleset {
     /// do not exist here are skipped (a system directory absent in a slim image).
     public static func apply(_ rules: LandlockRules, abi: Int, _ w: StepWriter) -> Bool {
         let fs = handledFS(abi)
-        let net: UInt64 = abi >= 4 ? bindTCP | connectTCP : 0
+        let net: UInt64 = abi >= 4 && rules.restrictTCP ? bindTCP | connectTCP : 0
         let scoped: UInt64 = abi >= 6 ? scopeAbstractUnix | scopeSignal : 0
         var ruleset: Int32 = -1
         defer { if ruleset >= 0 { close(ruleset) } }
@@ -94,7 +97,11 @@ public enum LandlockRuleset {
                         return .failed(.current, "open \(path)")
                     }
                     defer { close(fd) }
-                    guard cnp_landlock_add_path_rule(ruleset, fd, group.2) == 0 else { return .failed(.current, path) }
+                    // A rule on a file takes file rights only (EINVAL otherwise).
+                    var st = stat()
+                    let isDirectory = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+                    let rights = isDirectory ? group.2 : group.2 & (execute | fileRights)
+                    guard cnp_landlock_add_path_rule(ruleset, fd, rights) == 0 else { return .failed(.current, path) }
                     added.append(path)
                 }
                 return .ok(added.joined(separator: " "))

@@ -104,7 +104,7 @@ public enum SandboxRoot {
                     system.append((path, -1, target))
                     continue
                 }
-                let fd = Glibc.open(path, cnp_O_PATH | O_CLOEXEC | cnp_O_DIRECTORY)
+                let fd = Glibc.open(path, cnp_O_PATH | O_CLOEXEC | cnp_O_NOFOLLOW)
                 guard fd >= 0 else { return .failed(.current, "open \(path)") }
                 system.append((path, fd, nil))
             }
