@@ -25,9 +25,11 @@ enum IsolationMatrix {
     static let order: [(Backend, String)] = [(.namespaces, "ns"), (.namespacesSharedProc, "nsp"), (.landlock, "ll"), (.uid, "uid"), (.directories, "dir")]
 
     /// One letter per outcome: B blocked, L leaks where nothing is promised, X LEAKED against
-    /// the promise, - not run, E the self-test could not run, . backend not available there.
+    /// the promise, - not run, E the self-test could not run, R probe launch refuses the
+    /// backend there, . backend not available there.
     static func letter(_ run: JSON?, _ id: String) -> String {
         guard let run else { return "." }
+        if run["outcome"]?.string == "refused" { return "R" }
         if run["error"].map({ !$0.isNull }) ?? false { return "E" }
         guard let a = run["attacks"]?.array?.first(where: { $0["id"]?.string == id }) else { return "?" }
         switch (a["observed"]?.string, a["promise"]?.string) {
@@ -44,7 +46,7 @@ enum IsolationMatrix {
     static func markdown(_ files: [File]) -> String {
         let ids = AttackCatalogue.attacks.map(\.id)
         let selected = files.map { f in f.doc["selected_backend"]?.string.flatMap(Backend.init(rawValue:)) ?? .directories }
-        var out = "Selected backend, per environment (B blocked, L leaks where nothing is promised, X LEAKED against the promise, - not run, E could not run):\n\n"
+        var out = "Selected backend, per environment (B blocked, L leaks where nothing is promised, X LEAKED against the promise, - not run, E could not run, R probe launch refuses the backend there):\n\n"
         var rows: [[String]] = [["**selected backend**"] + selected.map { "**\($0.name)**" }]
         for id in ids {
             let attack = AttackCatalogue.attack(id)!
@@ -65,6 +67,7 @@ enum IsolationMatrix {
 
     static func brokenCount(_ run: JSON?) -> String {
         guard let run else { return "." }
+        if run["outcome"]?.string == "refused" { return "R" }
         if run["error"].map({ !$0.isNull }) ?? false { return "E" }
         return String(run["failed_promises"]?.array?.count ?? 0)
     }

@@ -46,7 +46,10 @@ enum VerifyCommand {
            promises nothing are reported, never a failure)
       2    usage error
       4    at least one promised protection failed: the message names the attacks
-      125  the self-test could not run (a launch failed): step, errno and cause on stderr
+      125  the self-test could not run (a launch failed, or probe launch refuses the
+           backend asked for): step, errno and cause on stderr. With --all, a backend
+           probe launch refuses here (it would never launch a tenant that way) is
+           reported as refused; 125 only when nothing could be verified
     """
 
     static func parse(_ args: [String]) throws -> Options {
@@ -135,11 +138,14 @@ enum VerifyCommand {
             unlink("\(session.root)/.tenant-uids")
         }
 
-        let exit: Int32 = runs.contains { $0.error != nil } ? 125 : runs.contains { !$0.failed.isEmpty } ? 4 : 0
+        // A backend the launcher refuses to run here is reported, not verified: an error only
+        // when it was the one asked for, or when nothing at all could be verified.
+        let couldNotRun = runs.contains { $0.error != nil && (!$0.refused || !o.all) } || runs.allSatisfy { $0.error != nil }
+        let exit: Int32 = couldNotRun ? 125 : runs.contains { !$0.failed.isEmpty } ? 4 : 0
         let text = o.json ? VerifyOutput.json(runs, report: report, selected: selection.chosen, exit: exit).serialized() + "\n" : VerifyOutput.table(runs, columns: o.all)
         do { try Console.emit(text, to: nil) } catch { Console.error("probe verify: \(error)") }
         for r in runs {
-            if let e = r.error { Console.error("probe verify: \(r.backend.name): the self-test could not run: \(e)") }
+            if let e = r.error { Console.error("probe verify: \(r.backend.name): \(r.refused ? "not verified, probe launch refuses it here" : "the self-test could not run"): \(e)") }
             let failed = r.failed
             if !failed.isEmpty {
                 Console.error("probe verify: \(r.backend.name): promised protection failed: "

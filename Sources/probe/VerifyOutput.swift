@@ -29,7 +29,7 @@ enum VerifyOutput {
         } else if columns {
             out += "probe verify --all: \(runs.count) backends available here\n"
             for r in runs {
-                out += "  " + Cell.pad(r.backend.name, 24) + (r.error != nil ? "could not run" : "network \(r.network.rawValue)\(layers(r)), \(r.micros / 1000) ms") + "\n"
+                out += "  " + Cell.pad(r.backend.name, 24) + (r.refused ? "refused by probe launch" : r.error != nil ? "could not run" : "network \(r.network.rawValue)\(layers(r)), \(r.micros / 1000) ms") + "\n"
             }
             if !ok.isEmpty {
                 let rows = ok[0].rows.indices.map { i in [ok[0].rows[i].attack.id, ok[0].rows[i].attack.tries] + ok.map { cell($0.rows[i]) } }
@@ -42,7 +42,7 @@ enum VerifyOutput {
             }
         }
         for r in runs {
-            if let e = r.error { out += "\n\(r.backend.name): the self-test could not run: \(e)\n" }
+            if let e = r.error { out += "\n\(r.backend.name): \(r.refused ? "not verified, probe launch refuses it here" : "the self-test could not run"): \(e)\n" }
             else if r.failed.isEmpty { out += "\n\(r.backend.name): every promised protection held (\(r.rows.filter { $0.promise.blocks }.count) attacks promised blocked)\n" }
             else { out += "\n\(r.backend.name): PROMISE BROKEN: \(r.failed.map(\.attack.id).joined(separator: ", "))\n" }
         }
@@ -71,7 +71,7 @@ enum VerifyOutput {
                 .object([
                     ("backend", .string(r.backend.name)),
                     ("network", .string(r.network.rawValue)),
-                    ("outcome", .string(r.error != nil ? "error" : r.failed.isEmpty ? "held" : "failed")),
+                    ("outcome", .string(r.outcome)),
                     ("layers", r.context.map { c in .object([("per_tenant_uid", .bool(c.perTenantUid)), ("landlock_abi", .optional(c.landlockABI)),
                                                              ("seccomp", .bool(c.seccomp))]) } ?? .null),
                     ("failed_promises", .array(r.failed.map { .string($0.attack.id) })),

@@ -8,6 +8,10 @@ struct VerifyError: Error, CustomStringConvertible {
     var step: String
     var errno: String?
     var cause: String
+    /// `probe launch` refused the backend before running anything (its "check the request"
+    /// step, e.g. a tenant that would run as uid 0): it never launches a tenant that way here,
+    /// so there is nothing to attack.
+    var refused = false
     var description: String { "\(step)\(errno.map { " (\($0))" } ?? ""): \(cause)" }
 }
 
@@ -30,6 +34,8 @@ struct BackendRun {
     var error: VerifyError?
     var micros: Int64 = 0
     var failed: [AttackRow] { rows.filter(\.failed) }
+    var refused: Bool { error?.refused ?? false }
+    var outcome: String { refused ? "refused" : error != nil ? "error" : failed.isEmpty ? "held" : "failed" }
 }
 
 /// Everything one run puts in the throw-away root, and how to launch a tenant into it.
@@ -96,8 +102,9 @@ struct VerifySession {
     /// The launcher's own account of a failed launch: step, errno, cause, else its stderr.
     func launchError(_ tenant: String, _ step: String, exit: Int32) -> VerifyError {
         if let s = status(tenant), let failed = s["failed_step"]?.string {
-            return VerifyError(step: "\(step): probe launch failed at '\(failed)'", errno: s["errno"]?.string,
-                               cause: s["cause"]?.string ?? "exit \(exit)")
+            let refused = failed == "check the request" && s["command_started"]?.bool == false
+            return VerifyError(step: "\(step): probe launch \(refused ? "refused it" : "failed") at '\(failed)'", errno: s["errno"]?.string,
+                               cause: s["cause"]?.string ?? "exit \(exit)", refused: refused)
         }
         let tail = stderrTail(tenant)
         return VerifyError(step: step, errno: nil, cause: "probe launch exited \(exit)" + (tail.isEmpty ? "" : ": " + tail))
