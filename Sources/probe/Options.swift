@@ -94,6 +94,9 @@ struct Options {
            probe launch --tenant <id> [options] -- <command> [<argument>...]
                                   (run one tenant's command under the verified
                                   isolation; see probe launch --help)
+           probe policy --agent claude-code --tenant <id> [options]
+                                  (the tenant's agent CLI settings and flags;
+                                  see probe policy --help)
 
     OUTPUT:
       (default)               Short human summary, ending with the selected backend.

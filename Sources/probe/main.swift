@@ -65,6 +65,7 @@ func runCommand(_ args: [String]) -> Int32 {
     switch args.first {
     case "launch": return LaunchCommand.run(Array(args.dropFirst()))
     case "verify": return VerifyCommand.run(Array(args.dropFirst()))
+    case "policy": return PolicyCommand.run(Array(args.dropFirst()))
     default: return runProbe()
     }
 }

@@ -454,3 +454,17 @@ def test_directories_as_root_is_refused_and_runs_for_a_plain_user(host_env):
     proc = run_env("host-unprivileged", 'mkdir -m 755 "$R/ws" && eval "$("$P" --format env | sed "s/^/export /")" && '
                    '"$P" launch --tenant a --backend directories --workspace-root "$R/ws" -- sh -c "id -u; exit 3"')
     assert proc.returncode == 3 and proc.stdout.strip() == "65534", proc.stderr
+
+
+def test_mounts_below_a_read_only_bind_are_read_only_too(host_env):
+    """A recursive bind brings submounts along with their own flags (Docker's /etc/hosts):
+    each is remounted read-only. The mounts are made in a private mount namespace."""
+    script = ('mkdir -m 755 "$R/ws" "$R/ro" "$R/ro/sub" && mount -t tmpfs -o mode=0777 sub "$R/ro/sub" && '
+              'eval "$("$P" --format env | sed "s/^/export /")" && '
+              '"$P" launch --tenant a --backend namespaces --workspace-root "$R/ws" --ro-bind "$R/ro" -- '
+              'sh -c "touch $R/ro/sub/x 2>&1; grep \\" $R/ro/sub \\" /proc/self/mountinfo"; umount "$R/ro/sub"')
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           'R=$(mktemp -d /tmp/launch-test.XXXXXX) && chmod 755 "$R" && P=' + shlex.quote(PROBE) + ' && (' + script + '); rm -rf "$R"'],
+                          capture_output=True, text=True, timeout=60)
+    assert "Read-only file system" in proc.stdout, proc.stdout + proc.stderr
+    assert " ro," in proc.stdout or " ro " in proc.stdout, proc.stdout

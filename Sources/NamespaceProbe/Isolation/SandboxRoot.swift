@@ -195,7 +195,16 @@ public enum SandboxRoot {
                 close(f)
             }
             guard mount("/proc/self/fd/\(e.fd)", target, nil, UInt(MS_BIND | MS_REC), nil) == 0 else { return .failed(.current, "bind \(e.path)") }
-            if case .failed(let err, let detail) = remountReadOnly(target) { return .failed(err, "\(e.path): \(detail ?? "")") }
+            // A recursive bind brings the mounts below the source along, each with its own
+            // flags (Docker binds /etc/hosts and /etc/resolv.conf that way): every one of
+            // them is made read-only too, deepest last.
+            var targets = [target]
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                targets += Parsers.mountPoints(ProcFiles.read("/proc/self/mountinfo")).filter { $0.hasPrefix(target + "/") }
+            }
+            for t in targets {
+                if case .failed(let err, let detail) = remountReadOnly(t) { return .failed(err, "\(e.path): \(detail ?? "")") }
+            }
             done.append(e.path)
         }
         return .ok(done.joined(separator: " "))
