@@ -20,12 +20,15 @@ let package = Package(
         .target(name: "IsolationLauncher", dependencies: ["NamespaceProbe", "IsolationSelector", "CNamespaceProbe"]),
         // Per-tenant agent CLI settings (`probe policy`): pure rule generation; the tenant id is the launcher's type.
         .target(name: "AgentPolicy", dependencies: ["IsolationLauncher", "IsolationSelector", "NamespaceProbe"]),
-        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "IsolationLauncher", "AgentPolicy"]),
+        // probe verify: tenant A's canaries and tenant B's attacks (internal modes of the binary).
+        .target(name: "IsolationVerifier", dependencies: ["NamespaceProbe", "IsolationSelector", "CNamespaceProbe"]),
+        .executableTarget(name: "probe", dependencies: ["NamespaceProbe", "IsolationSelector", "IsolationLauncher", "AgentPolicy", "IsolationVerifier"]),
         // Tests read fixtures and matrix/ through #filePath: plain files, no bundle.
         .testTarget(name: "NamespaceProbeTests", dependencies: ["NamespaceProbe"], exclude: ["Fixtures"]),
         .testTarget(name: "IsolationSelectorTests", dependencies: ["IsolationSelector", "NamespaceProbe"]),
         .testTarget(name: "ProbeCLITests", dependencies: ["NamespaceProbe", "probe"]),
         .testTarget(name: "IsolationLauncherTests", dependencies: ["IsolationLauncher", "NamespaceProbe", "IsolationSelector"]),
         .testTarget(name: "AgentPolicyTests", dependencies: ["AgentPolicy", "IsolationLauncher", "IsolationSelector", "NamespaceProbe"]),
+        .testTarget(name: "IsolationVerifierTests", dependencies: ["IsolationVerifier", "IsolationSelector", "NamespaceProbe"]),
     ]
 )

@@ -34,6 +34,8 @@ public struct Selection: Equatable {
     public var parameters: [(String, String)]
     public var advice: String?
     public var warning: String?
+    /// The chosen backend with the layers the launcher adds to it: what the promises depend on.
+    public var context: IsolationContext
     /// What the chosen backend leaves open here beyond `doesNotProtect`: namespace kinds the
     /// container refuses, each with the attacks it leaves open.
     public var leftOpen: [String] = []
@@ -41,8 +43,14 @@ public struct Selection: Equatable {
     public static func == (a: Selection, b: Selection) -> Bool {
         a.chosen == b.chosen && a.candidates == b.candidates && a.hardening == b.hardening
             && a.parameters.map { "\($0)=\($1)" } == b.parameters.map { "\($0)=\($1)" }
-            && a.advice == b.advice && a.warning == b.warning && a.leftOpen == b.leftOpen
+            && a.advice == b.advice && a.warning == b.warning && a.context == b.context && a.leftOpen == b.leftOpen
     }
+
+    /// Generated from the attack catalogue for this backend and its layers.
+    public var protects: String { AttackCatalogue.protects(context) }
+    public var doesNotProtect: String { AttackCatalogue.doesNotProtect(context) }
+    /// (attack id, promise) for every attack of the catalogue, in catalogue order.
+    public var promises: [(Attack, Promise)] { AttackCatalogue.attacks.map { ($0, $0.promise(context)) } }
 
     public var reason: String {
         if let stronger = candidates.first(where: { !$0.available && !$0.excluded && $0.backend > chosen }) {

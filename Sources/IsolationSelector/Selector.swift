@@ -17,10 +17,12 @@ public enum Selector {
         let advice = chosen <= .uid
             ? "nothing stronger than \(chosen.name) works in this container: for real tenant isolation run each tenant in its own sandbox outside it (a VM or a gVisor sandbox per tenant)"
             : nil
+        let mode = chosen == .namespaces ? chain.full : chosen == .namespacesSharedProc ? chain.sharedProc : nil
         var selection = Selection(chosen: chosen, candidates: candidates, hardening: hardening,
                                   parameters: parameters(chosen, report, chain, hardening, candidates), advice: advice,
-                                  warning: chosen == .directories ? Backend.directories.doesNotProtect : nil)
-        if chosen == .namespaces || chosen == .namespacesSharedProc, let mode = chosen == .namespaces ? chain.full : chain.sharedProc {
+                                  warning: chosen == .directories ? directoriesWarning : nil,
+                                  context: context(chosen, report, hardening, kinds: mode?.kinds ?? []))
+        if let mode {
             selection.leftOpen = SandboxChainProbe.namespaces.filter { !mode.kinds.contains($0) }.map(missingKind)
         }
         if report.identitySwitch.facts[IdentitySwitchProbe.environGuardedFact] == "0", [.namespacesSharedProc, .landlock, .uid].contains(chosen) {
@@ -30,6 +32,20 @@ public enum Selector {
     }
 
     public static let unguardedEnviron = "other tenants' environments in /proc/PID/environ, their tokens included: this kernel lets any uid read them (measured by the uid switch probe; gVisor 20221219 does) (A14)"
+    static let directoriesWarning = "any interpreter the agent runs (python, node, bash) reads whatever the shared uid can read: no kernel-enforced isolation"
+
+    /// The layers `probe launch` adds to the chosen backend when they were observed to work:
+    /// the per-tenant uid and Landlock under every kernel-enforced backend (LaunchPlan), and
+    /// the namespace kinds the chain got here.
+    static func context(_ b: Backend, _ r: Report, _ hardening: [Hardening], kinds: [NamespaceKind]) -> IsolationContext {
+        let has = { (name: String) in hardening.contains { $0.name == name && $0.available } }
+        let gvisor = r.runtime("gvisor")?.confidence == .yes
+        guard b != .directories else { return IsolationContext(backend: b, seccomp: has("seccomp filter"), gvisor: gvisor) }
+        return IsolationContext(backend: b, network: kinds.contains(.net) || kinds.isEmpty ? nil : .shared,
+                                perTenantUid: b == .uid || has("per-tenant uid"),
+                                landlockABI: has("landlock") ? r.landlockABI ?? 1 : nil, seccomp: has("seccomp filter"),
+                                namespaces: kinds.isEmpty ? nil : Set(kinds.map(\.rawValue)), gvisor: gvisor)
+    }
 
     /// What a namespace kind the container refuses leaves open (attack ids of the catalogue).
     static func missingKind(_ kind: NamespaceKind) -> String {

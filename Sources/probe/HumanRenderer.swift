@@ -54,8 +54,8 @@ enum SelectionText {
     static func render(_ s: Selection, style: Style) -> String {
         var out = style.bold("selected: \(s.chosen.name)") + "\n"
         out += "  why:          \(s.reason)\n"
-        out += "  protects:     \(s.chosen.protects)\n"
-        out += "  does not:     \(s.chosen.doesNotProtect)\n"
+        out += "  protects:     \(s.protects)\n"
+        out += "  does not:     \(s.doesNotProtect)\n"
         for line in s.leftOpen { out += "  also open:    \(line)\n" }
         if let w = s.warning { out += style.paint("  WARNING:      directories only: \(w)", "33") + "\n" }
         out += "  alternatives:\n"

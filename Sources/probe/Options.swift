@@ -87,6 +87,10 @@ struct Options {
 
     USAGE: probe [--matrix | --json | --format <format>] [options]
            probe matrix <report.json>... [--format matrix|json]
+                                  (also merges probe verify --json files)
+           probe verify [--backend <name> | --all] [--json]
+                                  (tenant B attacks tenant A through probe launch,
+                                  here; see probe verify --help)
            probe launch --tenant <id> [options] -- <command> [<argument>...]
                                   (run one tenant's command under the verified
                                   isolation; see probe launch --help)

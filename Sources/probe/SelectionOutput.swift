@@ -6,8 +6,13 @@ enum SelectionJSON {
         .object([
             ("backend", .string(s.chosen.name)),
             ("reason", .string(s.reason)),
-            ("protects", .string(s.chosen.protects)),
-            ("does_not_protect", .string(s.chosen.doesNotProtect)),
+            ("protects", .string(s.protects)),
+            ("does_not_protect", .string(s.doesNotProtect)),
+            // The same promises `probe verify` checks, one per attack of the catalogue.
+            ("promises", .array(s.promises.map { a, p in
+                .object([("id", .string(a.id)), ("family", .string(a.family.rawValue)), ("tries", .string(a.tries)),
+                         ("promise", .string(p.kind.rawValue)), ("reason", .string(p.reason))])
+            })),
             ("warning", .optional(s.warning)),
             ("left_open", .array(s.leftOpen.map(JSON.string))),
             ("advice", .optional(s.advice)),
@@ -40,7 +45,10 @@ enum SelectionJSON {
 /// so the same file works when sourced by sh and as `docker --env-file`.
 enum EnvRenderer {
     static func render(_ s: Selection) -> String {
-        s.parameters.map { "\($0)=\(safe($1))" }.joined(separator: "\n") + "\n"
+        // The attack ids the backend blocks and leaves open (the catalogue, as `probe verify` checks it).
+        let ids = { (blocks: Bool) in s.promises.filter { $0.1.blocks == blocks }.map { $0.0.id }.joined(separator: ",") }
+        let lines = s.parameters + [("ISOLATION_PROTECTS", ids(true)), ("ISOLATION_DOES_NOT_PROTECT", ids(false))]
+        return lines.map { "\($0)=\(safe($1))" }.joined(separator: "\n") + "\n"
     }
     static func safe(_ v: String) -> String {
         String(v.map { $0.isLetter || $0.isNumber || "_,.-/:".contains($0) ? $0 : "_" })

@@ -17,6 +17,11 @@ func runProbe() -> Int32 {
     if options.showVersion { print("namespace-probe \(Report.toolVersion) (report schema \(Report.schemaVersion))"); return 0 }
 
     do {
+        if let files = options.matrixFiles, let verified = try IsolationMatrix.load(files) {
+            let text = options.format == .json ? IsolationMatrix.json(verified).serialized() + "\n" : IsolationMatrix.markdown(verified)
+            try Console.emit(text, to: options.outputPath)
+            return 0
+        }
         if let files = options.matrixFiles {
             let reports = try files.map { try ReportFile.load($0) }
             let text = options.format == .json ? MatrixRenderer.mergedJSON(reports).serialized() + "\n"
@@ -59,6 +64,7 @@ func runProbe() -> Int32 {
 func runCommand(_ args: [String]) -> Int32 {
     switch args.first {
     case "launch": return LaunchCommand.run(Array(args.dropFirst()))
+    case "verify": return VerifyCommand.run(Array(args.dropFirst()))
     case "policy": return PolicyCommand.run(Array(args.dropFirst()))
     default: return runProbe()
     }

@@ -126,4 +126,74 @@ final class SelectorTests: XCTestCase {
     func testStrengthOrder() {
         XCTAssertTrue(Backend.directories < Backend.uid && Backend.uid < Backend.landlock && Backend.landlock < Backend.namespaces)
     }
+
+    // MARK: the attack catalogue behind `protects` / `does not protect`
+
+    func testCatalogueCoversEveryFamilyWithUniqueIds() {
+        let ids = AttackCatalogue.attacks.map(\.id)
+        XCTAssertEqual(Set(ids).count, ids.count, "ids are unique")
+        XCTAssertGreaterThanOrEqual(ids.count, 25)
+        XCTAssertEqual(Set(AttackCatalogue.attacks.map(\.family)), Set(Attack.Family.allCases))
+    }
+
+    func testPerTenantUidUnderSharedProcClosesEnvironButNotListing() throws {
+        let bare = IsolationContext(backend: .namespacesSharedProc, perTenantUid: false, seccomp: true)
+        let layered = IsolationContext(backend: .namespacesSharedProc, perTenantUid: true, seccomp: true)
+        XCTAssertFalse(AttackCatalogue.attack("A14")!.promise(bare).blocks)
+        XCTAssertTrue(AttackCatalogue.attack("A14")!.promise(layered).blocks)
+        // cmdline and the listing stay world-readable whatever the uid (proc(5): hidepid aside).
+        XCTAssertFalse(AttackCatalogue.attack("A13")!.promise(layered).blocks)
+        let s = Selector.select(try recorded("bubblewrap-masked-proc"))
+        XCTAssertTrue(s.doesNotProtect.contains("A12"), s.doesNotProtect)
+        XCTAssertEqual(s.context.perTenantUid, s.hardening.first { $0.name == "per-tenant uid" }!.available)
+    }
+
+    func testLandlockNetworkRowsFollowTheABI() {
+        let old = IsolationContext(backend: .landlock, landlockABI: 3)
+        let new = IsolationContext(backend: .landlock, landlockABI: 6)
+        for id in ["A20", "A22", "A17"] {
+            XCTAssertFalse(AttackCatalogue.attack(id)!.promise(old).blocks, id)
+            XCTAssertTrue(AttackCatalogue.attack(id)!.promise(new).blocks, id)
+        }
+        XCTAssertTrue(AttackCatalogue.doesNotProtect(old).contains("Landlock ABI 3 < 6"))
+    }
+
+    func testNetworkSharedReopensTheNetworkRowsOfNamespaces() {
+        let none = IsolationContext(backend: .namespaces)
+        let shared = IsolationContext(backend: .namespaces, network: .shared)
+        XCTAssertEqual(AttackCatalogue.attacks.filter { !$0.promise(none).blocks }.map(\.id), [])
+        XCTAssertEqual(AttackCatalogue.attacks.filter { !$0.promise(shared).blocks }.map(\.id), ["A20", "A20.server", "A22"])
+    }
+
+    func testDirectoriesPromisesOnlyTheLauncherDuties() throws {
+        let s = Selector.select(try recorded("gvisor-20221219-unprivileged"))
+        XCTAssertEqual(s.chosen, .directories)
+        let blocked = s.promises.filter { $0.1.blocks }.map { $0.0.family }
+        // Only what the launcher itself does (its seccomp filter stops ptrace): no file, IPC or network row.
+        XCTAssertTrue(Set(blocked).isDisjoint(with: [.files, .ipc, .network]), "\(blocked)")
+        XCTAssertEqual(s.promises.filter { $0.1.blocks && $0.0.family == .processes }.map { $0.0.id }, ["A16"])
+        XCTAssertTrue(s.doesNotProtect.contains("A01"), s.doesNotProtect)
+    }
+
+    func testSelectionLinesAreTheCatalogues() throws {
+        for name in ["host-root", "gvisor-20221219-root", "seccomp-unshare-eperm", "bubblewrap-masked-proc"] {
+            let s = Selector.select(try recorded(name))
+            XCTAssertEqual(s.protects, AttackCatalogue.protects(s.context), name)
+            for (attack, promise) in s.promises {
+                let listed = s.doesNotProtect.split(separator: ";").contains { part in
+                    part.split(separator: "(").first!.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains(attack.id)
+                }
+                XCTAssertEqual(listed, !promise.blocks, "\(name) \(attack.id)")
+            }
+        }
+    }
+
+    func testUnderGVisorTheUidBackendDoesNotPromiseEnviron() throws {
+        let s = Selector.select(try recorded("gvisor-20221219-root"))
+        XCTAssertEqual(s.chosen, .uid)
+        XCTAssertTrue(s.context.gvisor)
+        let environ = s.promises.first { $0.0.id == "A14" }!.1
+        XCTAssertFalse(environ.blocks, "probe verify read another uid's environ under runsc")
+        XCTAssertTrue(AttackCatalogue.attack("A14")!.promise(IsolationContext(backend: .uid)).blocks, "Linux applies the ptrace check")
+    }
 }

@@ -127,4 +127,23 @@ final class CLITests: XCTestCase {
         let parsed = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as! [String: Any]
         XCTAssertEqual((parsed["environments"] as! [Any]).count, files.count)
     }
+
+    /// matrix/README.md's isolation tables are what `probe matrix matrix/verify/*.json` generates.
+    func testCommittedIsolationMatrixIsCurrent() throws {
+        let dir = Self.repo.appendingPathComponent("matrix/verify").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+            .filter { $0.hasSuffix(".json") }.sorted().map { "matrix/verify/\($0)" }
+        XCTAssertFalse(files.isEmpty, "matrix/verify holds the recorded probe verify runs")
+        let generated = try run(["matrix"] + files)
+        XCTAssertEqual(generated.code, 0, generated.err)
+        let readme = try String(contentsOf: Self.repo.appendingPathComponent("matrix/README.md"), encoding: .utf8)
+        let begin = "<!-- BEGIN GENERATED: probe matrix matrix/verify/*.json -->\n"
+        guard let start = readme.range(of: begin),
+              let end = readme.range(of: "<!-- END GENERATED -->", range: start.upperBound..<readme.endIndex) else {
+            return XCTFail("matrix/README.md lacks the isolation-table markers")
+        }
+        XCTAssertEqual(String(readme[start.upperBound..<end.lowerBound]), generated.out,
+                       "matrix/README.md is stale: run scripts/record-matrix --readme-only")
+        XCTAssertTrue(generated.out.contains("A01 read"), generated.out)
+    }
 }

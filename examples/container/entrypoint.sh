@@ -1,6 +1,7 @@
 #!/bin/sh
 # Container entrypoint: measure the isolation this container really has, refuse to start
-# below the minimum, export the choice for the server, exec the server.
+# below the minimum, prove the chosen backend keeps two tenants apart here (probe verify:
+# tenant B attacks tenant A through probe launch), export the choice, exec the server.
 #
 #   ISOLATION_MINIMUM   weakest backend the server may run with (default: uid). One of
 #                       namespaces, namespaces-shared-proc, landlock, uid, directories.
@@ -28,5 +29,20 @@ esac
 set -a
 . "$ENV_FILE"
 set +a
-echo "entrypoint: isolation backend $ISOLATION_BACKEND (minimum $MINIMUM, gVisor $ISOLATION_GVISOR, uid switch $ISOLATION_UID_SWITCH)" >&2
+
+# The self-test, for the backend the server will use; its table goes to the log.
+set +e
+"$PROBE" verify --backend "$ISOLATION_BACKEND" >&2
+status=$?
+set -e
+case $status in
+0) ;;
+4)
+    echo "entrypoint: refusing to start: backend $ISOLATION_BACKEND does not keep tenants apart here (failed attacks above)" >&2
+    exit 4 ;;
+*)
+    echo "entrypoint: refusing to start: the isolation self-test could not run (probe verify exit status $status, reason above)" >&2
+    exit 1 ;;
+esac
+echo "entrypoint: isolation backend $ISOLATION_BACKEND verified (minimum $MINIMUM, gVisor $ISOLATION_GVISOR, uid switch $ISOLATION_UID_SWITCH)" >&2
 exec "$@"

@@ -19,8 +19,12 @@ def rootfs(static_probe, tmp_path_factory):
     busybox = shutil.which("busybox") or "/bin/busybox"
     assert os.path.exists(busybox), "busybox-static is missing (scripts/test installs it)"
     root = tmp_path_factory.mktemp("entrypoint-rootfs")
+    # As in any image: / searchable by every uid, /tmp sticky and world-writable (probe verify
+    # launches tenants with their own uids under /tmp).
+    root.chmod(0o755)
     for d in ("bin", "usr/local/bin", "proc", "dev", "sys", "tmp", "etc", "root", "opt", "usr"):
         (root / d).mkdir(parents=True, exist_ok=True)
+    (root / "tmp").chmod(0o1777)
     shutil.copy2(busybox, root / "bin" / "busybox")
     for tool in ("sh", "env", "grep", "sort", "cat", "echo"):
         (root / "bin" / tool).symlink_to("busybox")
@@ -46,7 +50,8 @@ def test_under_gvisor_exports_the_choice_and_execs_the_server(rootfs):
     env = exported(done.stdout)
     assert env["ISOLATION_BACKEND"] == "uid", "root under gVisor: one uid per tenant is the strongest"
     assert env["ISOLATION_GVISOR"] == "yes"
-    assert "entrypoint: isolation backend uid (minimum uid" in done.stderr
+    assert "entrypoint: isolation backend uid verified (minimum uid" in done.stderr
+    assert "uid: every promised protection held" in done.stderr, "probe verify ran before the server"
 
 
 def test_under_gvisor_refuses_below_the_minimum(rootfs):
@@ -64,6 +69,20 @@ def test_as_a_plain_process(static_probe, tmp_path):
     assert done.returncode == 0, done.stderr
     assert exported(done.stdout)["ISOLATION_BACKEND"] == "namespaces", "root on this VM"
     assert exported(done.stdout)["ISOLATION_USER_NAMESPACE"] == "0"
+    assert "namespaces: every promised protection held" in done.stderr
+
+
+def test_a_broken_promise_stops_the_container(static_probe, tmp_path):
+    """probe verify exits 4 (here a stand-in that says so: the real failure is proven in
+    tests/verify): the server must not start, and the log says why."""
+    fake = tmp_path / "probe"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = verify ]; then echo "probe verify: uid: promised protection failed: A01" >&2; exit 4; fi\nexec {static_probe} "$@"\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, PROBE=str(fake), ISOLATION_ENV_FILE=str(tmp_path / "isolation.env"))
+    done = subprocess.run(["sh", str(ENTRYPOINT), "sh", "-c", "echo SERVER STARTED"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 4, done.stderr
+    assert "SERVER STARTED" not in done.stdout
+    assert "promised protection failed: A01" in done.stderr and "does not keep tenants apart" in done.stderr
 
 
 def test_a_failing_probe_stops_the_container(tmp_path):

@@ -173,6 +173,10 @@ static inline int cnp_abstract_connect(const char *name) {
 
 static inline int cnp_klog_read_all(char *buf, int len) { return klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len); }
 
+// probe verify: tenant B's ptrace attack (SEIZE does not stop the target).
+static inline long cnp_ptrace_seize(pid_t pid) { return ptrace(0x4206 /* PTRACE_SEIZE */, pid, NULL, NULL); }
+static inline long cnp_ptrace_interrupt(pid_t pid) { return ptrace(0x4207 /* PTRACE_INTERRUPT */, pid, NULL, NULL); }
+
 // wait status decoding (macros in C).
 static inline int cnp_wifexited(int s) { return WIFEXITED(s); }
 static inline int cnp_wexitstatus(int s) { return WEXITSTATUS(s); }

@@ -23,13 +23,13 @@ public struct Errno: Error, Equatable, Hashable, CustomStringConvertible {
     public static let ECONNREFUSED = Errno(rawValue: 111)
 
     private static let names: [Int32: String] = [
-        1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 7: "E2BIG", 9: "EBADF",
+        1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 6: "ENXIO", 7: "E2BIG", 9: "EBADF",
         10: "ECHILD", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 16: "EBUSY",
         17: "EEXIST", 18: "EXDEV", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL",
         23: "ENFILE", 24: "EMFILE", 25: "ENOTTY", 28: "ENOSPC", 30: "EROFS", 31: "EMLINK",
-        32: "EPIPE", 34: "ERANGE", 36: "ENAMETOOLONG", 38: "ENOSYS", 40: "ELOOP",
+        27: "EFBIG", 32: "EPIPE", 34: "ERANGE", 36: "ENAMETOOLONG", 38: "ENOSYS", 40: "ELOOP",
         61: "ENODATA", 75: "EOVERFLOW", 87: "EUSERS", 95: "EOPNOTSUPP", 97: "EAFNOSUPPORT",
-        110: "ETIMEDOUT", 111: "ECONNREFUSED",
+        101: "ENETUNREACH", 104: "ECONNRESET", 110: "ETIMEDOUT", 111: "ECONNREFUSED", 115: "EINPROGRESS",
     ]
 
     /// Symbolic name, or `E<number>` for values the table does not know.
