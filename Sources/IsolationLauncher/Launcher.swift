@@ -124,9 +124,10 @@ public enum Launcher {
         DescendantReaper.killAll()
         let swept = zip(sweep.map { [$0] } ?? [], tenantIDs.map { [$0] } ?? []).map { $0.end(uid: $1.uid, gid: $1.gid) }
 
-        // 4. What happened.
-        let steps = (supervisor.records.sections[SandboxedChild.section]?.steps ?? []) + swept
-        status.steps = steps
+        // 4. What happened. The sweep comes after the command: its failure is said, and the
+        // command's status stands.
+        let steps = supervisor.records.sections[SandboxedChild.section]?.steps ?? []
+        status.steps = steps + swept
         status.totalMicros = Clock.nowMicros() - start
         var result = LaunchResult(exitCode: supervisor.exitCode ?? 125, status: status, message: nil)
         if let failed = steps.first(where: { $0.outcome == .failed }) {
@@ -157,6 +158,9 @@ public enum Launcher {
             result.exitCode = 125
             result.message = LaunchRefusal.isolation(step: step, errno: nil, cause: why).description
             result.status.failure(step: step, errno: nil, cause: why)
+        }
+        if let bad = swept.first(where: { $0.outcome == .failed }) {
+            result.message = (result.message.map { $0 + "; " } ?? "") + "\(bad.name) failed: \(bad.detail ?? ""); processes of the tenant may be left"
         }
         result.status.exitStatus = result.exitCode
         return result

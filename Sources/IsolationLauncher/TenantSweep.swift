@@ -27,6 +27,12 @@ struct TenantSweep {
         return TenantSweep(lockFD: fd)
     }
 
+    /// Real, effective, saved and filesystem uids as the kernel reports them.
+    static func kernelUIDs() -> [uid_t] {
+        guard case .success(let text) = ProcFiles.read("/proc/self/status"), let line = Parsers.statusFields(text)["Uid"] else { return [] }
+        return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { uid_t($0) }
+    }
+
     /// Kills every process of `uid` if no other launch of the tenant holds the lock, then
     /// releases it. Returns the step for the status.
     func end(uid: uid_t, gid: gid_t) -> Step {
@@ -40,13 +46,20 @@ struct TenantSweep {
             // The kill must come from the tenant's uid: kill(-1) then reaches exactly the
             // processes that uid may signal, its own, and never this helper.
             guard cnp_setgroups_empty() == 0, cnp_setresgid(gid, gid, gid) == 0, cnp_setresuid(uid, uid, uid) == 0 else { _exit(125) }
+            // kill(-1) as root would end every process of the machine: the switch is checked
+            // in /proc/self/status, which no interposed libc call (LD_PRELOAD) can fake,
+            // before the one call that would be fatal with the wrong credentials.
+            guard uid != 0, TenantSweep.kernelUIDs() == [uid, uid, uid, uid] else { _exit(126) }
             _exit(kill(-1, SIGKILL) == 0 || errno == ESRCH ? 0 : 1)
         }
         guard pid > 0 else { return Step(name: name, outcome: .failed, errno: .current, detail: "fork") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let code = cnp_wifexited(status) != 0 ? cnp_wexitstatus(status) : 128 + cnp_wtermsig(status)
-        return code == 0 ? Step(name: name, outcome: .ok, detail: "no other launch of this tenant ran")
-            : Step(name: name, outcome: .failed, detail: "the helper exited \(code)")
+        switch code {
+        case 0: return Step(name: name, outcome: .ok, detail: "no other launch of this tenant ran")
+        case 126: return Step(name: name, outcome: .failed, detail: "the helper's uid switch did not show in /proc/self/status: nothing was killed")
+        default: return Step(name: name, outcome: .failed, detail: "the helper exited \(code)")
+        }
     }
 }
