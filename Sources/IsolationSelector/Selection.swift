@@ -53,6 +53,10 @@ public struct Selection: Equatable {
     public var promises: [(Attack, Promise)] { AttackCatalogue.attacks.map { ($0, $0.promise(context)) } }
 
     public var reason: String {
+        if let mine = candidates.first(where: { $0.backend == chosen }), !mine.available {
+            let why = mine.shortfalls.first.map { "\($0.requirement): \($0.cause ?? "")" } ?? "not available"
+            return "no backend can launch a tenant here (\(why))"
+        }
         if let stronger = candidates.first(where: { !$0.available && !$0.excluded && $0.backend > chosen }) {
             let why = stronger.shortfalls.first.map { s in
                 "\(s.requirement): \(s.step.map { "'\($0)'" } ?? s.probe)\(s.errno.map { " \($0)" } ?? "")"

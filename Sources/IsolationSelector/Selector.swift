@@ -8,7 +8,7 @@ public enum Selector {
         let chain = ChainEvidence(report.sandboxChain)
         var candidates: [Candidate] = []
         for backend in Backend.allCases {
-            let shortfalls = requirements(backend, report, chain)
+            let shortfalls = requirements(backend, report, chain) + rootTenant(backend, report)
             candidates.append(Candidate(backend: backend, available: shortfalls.isEmpty,
                                         excluded: excluding.contains(backend), shortfalls: shortfalls))
         }
@@ -55,6 +55,16 @@ public enum Selector {
         case .uts: return "no uts namespace here: tenants share the hostname (changing it still needs CAP_SYS_ADMIN, which tenants lack)"
         default: return "no \(kind.rawValue) namespace here"
         }
+    }
+
+    /// As root without a working uid switch, every backend would leave the tenant at kernel
+    /// uid 0 (a user namespace maps it there too), which owns every root file and is not
+    /// bound by RLIMIT_NPROC: `probe launch` refuses that, so no backend is available.
+    static func rootTenant(_ backend: Backend, _ r: Report) -> [Shortfall] {
+        guard r.environment.uid == 0, r.identitySwitch.verdict != .ok else { return [] }
+        return [Shortfall(requirement: "a tenant of a root server runs as a uid of its own", probe: "identity_switch",
+                          step: r.identitySwitch.failedStep, errno: r.identitySwitch.errno?.name,
+                          cause: "the uid switch failed here, so the tenant would be uid 0; give the container CAP_SETUID and CAP_SETGID, or run the server as a non-root user")]
     }
 
     static func requirements(_ backend: Backend, _ r: Report, _ chain: ChainEvidence) -> [Shortfall] {

@@ -101,6 +101,10 @@ enum VerifyCommand {
         }
         let available = selection.candidates.filter(\.available).map(\.backend)
         let backends: [Backend]
+        if available.isEmpty {
+            // Nothing can launch a tenant here: the self-test cannot run (125), and says why.
+            return fail(VerifyError(step: "select a backend", errno: nil, cause: selection.reason), json: o.json)
+        }
         if o.all { backends = available }
         else {
             let b = o.backend ?? selection.chosen
