@@ -102,7 +102,9 @@ enum VerifyCommand {
         let available = selection.candidates.filter(\.available).map(\.backend)
         let backends: [Backend]
         if available.isEmpty {
-            // Nothing can launch a tenant here: the self-test cannot run (125), and says why.
+            // Nothing can launch a tenant here: the self-test cannot run (125), and says why;
+            // with --json the document still comes, with no run in it.
+            if o.json { try? Console.emit(VerifyOutput.json([], report: report, selected: selection.chosen, exit: 125).serialized() + "\n", to: nil) }
             return fail(VerifyError(step: "select a backend", errno: nil, cause: selection.reason), json: o.json)
         }
         if o.all { backends = available }
