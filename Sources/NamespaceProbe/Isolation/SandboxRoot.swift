@@ -47,8 +47,8 @@ public enum SandboxRoot {
         }
         ok = ok
             && w.step("mount private /tmp and /dev") { privateTmpAndDev(plan, sources) }
-            && w.step("bind system directories read-only") { bindReadOnly(sources.system, under: root) }
-            && (plan.extraReadOnly.isEmpty || w.step("bind extra paths read-only") { bindReadOnly(sources.extra, under: root) })
+            && w.step("bind system directories read-only") { bindReadOnly(sources.system, under: root, submounts: sources.mountPoints) }
+            && (plan.extraReadOnly.isEmpty || w.step("bind extra paths read-only") { bindReadOnly(sources.extra, under: root, submounts: sources.mountPoints) })
             && w.step("bind workspace") {
                 let target = root + plan.workspaceTarget
                 guard makeDirectories(target) else { return .failed(.current, "mkdir -p \(target)") }
@@ -92,10 +92,13 @@ public enum SandboxRoot {
         var devices: [(name: String, fd: Int32)] = []
         var workspace: Int32 = -1
         var proc: Int32 = -1
+        /// The mount points of this namespace before the new root (one read of mountinfo).
+        var mountPoints: [String] = []
 
         func fdPath(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
 
         mutating func open(_ plan: RootPlan, expectedWorkspace: (dev: UInt64, ino: UInt64)?) -> StepResult {
+            mountPoints = Parsers.mountPoints(ProcFiles.read("/proc/self/mountinfo"))
             for path in plan.systemDirectories {
                 var st = stat()
                 guard lstat(path, &st) == 0 else { continue }  // absent here: nothing to bind
@@ -175,7 +178,9 @@ public enum SandboxRoot {
         return .ok("/tmp \(plan.tmpBytes >> 20) MiB, /dev with \(plan.devices.joined(separator: " ")), /dev/shm")
     }
 
-    static func bindReadOnly(_ entries: [(path: String, fd: Int32, symlink: String?)], under root: String) -> StepResult {
+    /// `submounts`: the container's mount points, read before the new root was mounted; those
+    /// below a bound directory come along with the recursive bind.
+    static func bindReadOnly(_ entries: [(path: String, fd: Int32, symlink: String?)], under root: String, submounts: [String]) -> StepResult {
         var done: [String] = []
         for e in entries {
             let target = root + e.path
@@ -200,7 +205,7 @@ public enum SandboxRoot {
             // them is made read-only too, deepest last.
             var targets = [target]
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                targets += Parsers.mountPoints(ProcFiles.read("/proc/self/mountinfo")).filter { $0.hasPrefix(target + "/") }
+                targets += submounts.filter { $0.hasPrefix(e.path + "/") }.map { root + $0 }
             }
             for t in targets {
                 if case .failed(let err, let detail) = remountReadOnly(t) { return .failed(err, "\(e.path): \(detail ?? "")") }
