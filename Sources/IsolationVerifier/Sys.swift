@@ -85,12 +85,13 @@ enum Sys {
         return addr
     }
 
-    /// Connects (with a deadline) and reads what the peer sends before closing. EAGAIN (seen
-    /// now and then on a busy host's loopback, never a permission answer) is retried twice.
+    /// Connects (with a deadline) and reads what the peer sends before closing. EAGAIN (a
+    /// full accept queue: seen on a busy host, and while A is stopped by B's ptrace attempt;
+    /// never a permission answer) is retried for up to a second.
     static func connectAndRead(domain: Int32, _ address: UnsafeRawPointer, _ length: socklen_t, timeoutMillis: Int32 = 1000,
                                waitForData: Bool = true) -> Result<String, Errno> {
         var r = connectOnce(domain: domain, address, length, timeoutMillis: timeoutMillis, waitForData: waitForData)
-        for _ in 0..<2 {
+        for _ in 0..<20 {
             guard case .failure(let e) = r, e.rawValue == EAGAIN else { break }
             usleep(50_000)
             r = connectOnce(domain: domain, address, length, timeoutMillis: timeoutMillis, waitForData: waitForData)
