@@ -119,22 +119,10 @@ enum LaunchCommand {
 
     static func parse(_ args: [String]) throws -> Options {
         var o = Options()
-        var i = 0
-        while i < args.count {
-            let arg = args[i]
-            if arg == "--" { o.command = Array(args[(i + 1)...]); break }
-            var flag = arg
-            var inline: String?
-            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
-                flag = String(arg[..<eq])
-                inline = String(arg[arg.index(after: eq)...])
-            }
-            func v() throws -> String {
-                if let inline { return inline }
-                i += 1
-                guard i < args.count else { throw UsageError("\(flag) needs a value (see probe launch --help)") }
-                return args[i]
-            }
+        var c = ArgumentCursor(args, help: "probe launch --help")
+        while let flag = c.next() {
+            if flag == "--" { o.command = c.rest(); break }
+            func v() throws -> String { try c.value() }
             switch flag {
             case "-h", "--help": o.showHelp = true
             case "--tenant": o.tenant = try v()
@@ -172,9 +160,8 @@ enum LaunchCommand {
                 guard let port = UInt16(text), port > 0 else { throw UsageError("--tcp-connect takes a port number, got '\(text)'") }
                 o.tcpConnectPorts.append(port)
             default:
-                throw UsageError("unknown option '\(arg)' (see probe launch --help; the command goes after --)")
+                throw UsageError("unknown option '\(c.current)' (see probe launch --help; the command goes after --)")
             }
-            i += 1
         }
         return o
     }

@@ -19,25 +19,14 @@ struct Options {
 
     static func parse(_ args: [String]) throws -> Options {
         var o = Options()
-        var i = 0
-        func value(_ flag: String) throws -> String {
-            i += 1
-            guard i < args.count else { throw UsageError("\(flag) needs a value (see probe --help)") }
-            return args[i]
-        }
+        var c = ArgumentCursor(args, help: "probe --help")
         if args.first == "matrix" {
             o.matrixFiles = []
-            i = 1
+            _ = c.next()
         }
-        while i < args.count {
-            let arg = args[i]
-            var flag = arg
-            var inline: String?
-            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
-                flag = String(arg[..<eq])
-                inline = String(arg[arg.index(after: eq)...])
-            }
-            func v() throws -> String { if let inline { return inline }; return try value(flag) }
+        while let flag = c.next() {
+            let arg = c.current
+            func v() throws -> String { try c.value() }
             switch flag {
             case "-h", "--help": o.showHelp = true
             case "--version": o.showVersion = true
@@ -69,7 +58,6 @@ struct Options {
                     throw UsageError("unknown option '\(arg)' (see probe --help)")
                 }
             }
-            i += 1
         }
         if let files = o.matrixFiles, files.isEmpty, !o.showHelp {
             throw UsageError("probe matrix needs at least one saved report (probe --json > FILE)")

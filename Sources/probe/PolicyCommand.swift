@@ -135,21 +135,9 @@ enum PolicyCommand {
 
     static func parse(_ args: [String]) throws -> Arguments {
         var a = Arguments()
-        var i = 0
-        while i < args.count {
-            let arg = args[i]
-            var flag = arg
-            var inline: String?
-            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
-                flag = String(arg[..<eq])
-                inline = String(arg[arg.index(after: eq)...])
-            }
-            func value() throws -> String {
-                if let inline { return inline }
-                i += 1
-                guard i < args.count else { throw PolicyError("\(flag) needs a value (see probe policy --help)") }
-                return args[i]
-            }
+        var c = ArgumentCursor(args, help: "probe policy --help")
+        while let flag = c.next() {
+            func value() throws -> String { try c.value() }
             switch flag {
             case "-h", "--help": a.help = true
             case "--agent": a.agent = try value()
@@ -160,9 +148,8 @@ enum PolicyCommand {
             case "-o", "--output": a.output = try value()
             case "--json": a.json = true
             case "--managed": a.managed = true
-            default: throw PolicyError("unknown option '\(arg)' (see probe policy --help)")
+            default: throw PolicyError("unknown option '\(c.current)' (see probe policy --help)")
             }
-            i += 1
         }
         return a
     }

@@ -54,14 +54,10 @@ enum VerifyCommand {
 
     static func parse(_ args: [String]) throws -> Options {
         var o = Options()
-        var i = 0
-        func value(_ flag: String) throws -> String {
-            i += 1
-            guard i < args.count else { throw UsageError("\(flag) needs a value (see probe verify --help)") }
-            return args[i]
-        }
-        while i < args.count {
-            switch args[i] {
+        var c = ArgumentCursor(args, help: "probe verify --help")
+        func value(_ flag: String) throws -> String { try c.value() }
+        while let flag = c.next() {
+            switch flag {
             case "--backend": o.backend = try Backend.parse(try value("--backend"))
             case "--all": o.all = true
             case "--network":
@@ -74,9 +70,8 @@ enum VerifyCommand {
                 guard let s = Double(v), s > 0, s <= 600 else { throw UsageError("--timeout takes seconds between 0 and 600, got '\(v)'") }
                 o.timeoutSeconds = s
             case "--from": o.fromReport = try value("--from")
-            default: throw UsageError("unknown option '\(args[i])' (see probe verify --help)")
+            default: throw UsageError("unknown option '\(c.current)' (see probe verify --help)")
             }
-            i += 1
         }
         if o.all && o.backend != nil { throw UsageError("--backend and --all exclude each other") }
         return o
