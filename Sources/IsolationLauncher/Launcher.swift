@@ -122,7 +122,8 @@ public enum Launcher {
                                     deadline: request.timeLimitMillis.map { start + Int64($0) * 1000 })
         supervisor.run()
         DescendantReaper.killAll()
-        let swept = zip(sweep.map { [$0] } ?? [], tenantIDs.map { [$0] } ?? []).map { $0.end(uid: $1.uid, gid: $1.gid) }
+        var swept: [Step] = []
+        if let sweep, let ids = tenantIDs { swept.append(sweep.end(uid: ids.uid, gid: ids.gid)) }
 
         // 4. What happened. The sweep comes after the command: its failure is said, and the
         // command's status stands.
