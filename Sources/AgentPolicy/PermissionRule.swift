@@ -1,6 +1,6 @@
 /// One Claude Code permission rule: `Tool` or `Tool(specifier)`.
 ///
-/// Grammar (Claude Code docs `permissions`, read through /work/shared/AGENT-POLICY.md §1):
+/// Grammar (Claude Code docs `permissions`, read through the project brief shared/AGENT-POLICY.md §1):
 /// path rules exist only for `Read` and `Edit` and use gitignore syntax (`//abs` = filesystem
 /// root, `*` one segment, `**` any depth); `Bash(prefix *)` matches the prefix followed by
 /// anything, and also the bare prefix; `Tool(param:value)` matches a top-level parameter (deny

@@ -1,7 +1,7 @@
 /// The attack catalogue: what tenant B tries against tenant A, and what each backend promises
 /// about it. One table feeds both the selection's `protects` / `does not protect` lines and
 /// `probe verify`'s expectations, so the words and the test cannot drift apart.
-/// Source: /work/shared/ISOLATION-NOTES.md (catalogue A01..A34), with sub-ids (A01.git) where
+/// Source: the project brief shared/ISOLATION-NOTES.md (catalogue A01..A34), with sub-ids (A01.git) where
 /// one catalogue row is checked by more than one attack.
 
 /// What a backend promises about one attack.
