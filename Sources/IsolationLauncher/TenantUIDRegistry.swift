@@ -29,8 +29,18 @@ public struct TenantUIDRegistry {
             throw LaunchRefusal.isolation(step: "check \(path)", errno: nil, cause: "the registry must belong to the launcher's uid and not be writable by others")
         }
         let records = Self.parse(Self.readAll(fd))
-        if let known = records.first(where: { $0.tenant == tenant.value }) { return known.uid }
+        if let known = records.first(where: { $0.tenant == tenant.value }) {
+            // A record is only as good as the file: never uid 0, never outside the range.
+            guard known.uid != 0, range.contains(known.uid) else {
+                throw LaunchRefusal.isolation(step: "check the recorded uid of \(tenant) in \(path)", errno: nil,
+                                              cause: "the registry gives it uid \(known.uid), outside --uid-range \(range.lowerBound)-\(range.upperBound)")
+            }
+            return known.uid
+        }
+        // Uids some process already runs as are taken too: another workspace root's registry
+        // (each root has its own) may have given them out, and its tenants are running.
         let taken = Set(records.map(\.uid)).union(Self.accountIDs("/etc/passwd")).union(Self.accountIDs("/etc/group"))
+            .union(Self.runningUIDs())
         let floor = records.map(\.uid).filter { range.contains($0) }.max().map { $0 + 1 } ?? range.lowerBound
         guard floor <= range.upperBound, let uid = (floor...range.upperBound).first(where: { !taken.contains($0) }) else {
             throw LaunchRefusal.isolation(step: "allocate a tenant uid", errno: nil,
@@ -58,6 +68,22 @@ public struct TenantUIDRegistry {
             guard f.count == 2, let uid = UInt32(f[1]) else { return nil }
             return (String(f[0]), uid)
         }
+    }
+
+    /// Real uids of the processes running now (/proc/PID/status), read only when a new tenant
+    /// gets a uid.
+    static func runningUIDs() -> Set<UInt32> {
+        guard let dir = opendir("/proc") else { return [] }
+        defer { closedir(dir) }
+        var uids = Set<UInt32>()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard Int(name) != nil, case .success(let text) = ProcFiles.read("/proc/\(name)/status", limit: 4096),
+                  let line = Parsers.statusFields(text)["Uid"], let real = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).first,
+                  let uid = UInt32(real) else { continue }
+            uids.insert(uid)
+        }
+        return uids
     }
 
     /// The third field of each line of a passwd(5) or group(5) file.

@@ -223,11 +223,13 @@ enum LaunchCommand {
                               PATH (fixed), HOME, TMPDIR, PWD, USER, LOGNAME, LANG, LC_*.
                               Pass secrets as --env NAME (copied from the launcher's
                               environment): NAME=VALUE sits in the launcher's command
-                              line, which other tenants can read in /proc without a
-                              pid namespace of their own.
+                              line, which a tenant without a pid namespace of its own
+                              can read in /proc while the launcher starts (it zeroes
+                              it after parsing; a polling tenant still sees it).
       --ro-bind <path>        Also visible read-only (namespace root, Landlock rules).
       --uid-range <a>-<b>     Per-tenant uids (default 100000-199999), recorded for good in
-                              <dir>/.tenant-uids.
+                              <dir>/.tenant-uids. Each workspace root has its own
+                              registry: give two roots on one host disjoint ranges.
       --tcp-connect <port>    Landlock ABI >= 4: the TCP ports the tenant may connect to
                               (repeatable; default 443). Binding is always denied.
 

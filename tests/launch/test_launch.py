@@ -474,3 +474,29 @@ def test_mounts_below_a_read_only_bind_are_read_only_too(host_env):
                           capture_output=True, text=True, timeout=60)
     assert "Read-only file system" in proc.stdout, proc.stdout + proc.stderr
     assert " ro," in proc.stdout or " ro " in proc.stdout, proc.stdout
+
+
+def test_a_second_root_never_hands_out_a_running_tenants_uid_and_uid_0_records_are_refused(host_env):
+    """Found by the second tenant-B review: each root has its own registry, so a second root
+    gave its first tenant the uid of the first root's running tenant (and its sweep killed
+    it). A new uid now skips every uid a process runs as; a record of uid 0 is refused."""
+    import shutil
+    import tempfile
+    bases = [Path(tempfile.mkdtemp(prefix="launch-test.", dir="/tmp")) for _ in range(2)]
+    try:
+        for b in bases:
+            os.chmod(b, 0o755)
+        first = subprocess.Popen([PROBE, "launch", "--tenant", "b", "--backend", "uid", "--workspace-root", str(bases[0]), "--",
+                                  "sh", "-c", "id -u; sleep 3"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=host_env)
+        uid_b = int(first.stdout.readline())
+        other = host_launch(["--tenant", "c", "--backend", "uid", "--workspace-root", str(bases[1]), "--", "id", "-u"], bases[1], host_env)
+        assert other.returncode == 0 and int(other.stdout) != uid_b, (uid_b, other.stdout, other.stderr)
+        assert first.wait(timeout=20) == 0, "the second root's sweep must not kill the first root's tenant"
+        with open(bases[0] / ".tenant-uids", "a") as f:
+            f.write("z 0\n")
+        proc = host_launch(["--tenant", "z", "--backend", "uid", "--workspace-root", str(bases[0]), "--", "touch", str(bases[0] / "ran")],
+                           bases[0], host_env)
+        assert proc.returncode == 125 and "uid 0" in proc.stderr and not (bases[0] / "ran").exists()
+    finally:
+        for b in bases:
+            shutil.rmtree(b)
