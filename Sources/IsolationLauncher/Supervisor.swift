@@ -138,11 +138,9 @@ enum DescendantReaper {
 
     /// Processes whose parent is `parent`, from /proc/<pid>/stat (the fourth field).
     static func childrenOf(_ parent: pid_t) -> [pid_t] {
-        guard let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
+        guard case .success(let names) = ProcFiles.entries("/proc") else { return [] }
         var found: [pid_t] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in names {
             guard let pid = pid_t(name), case .success(let stat) = ProcFiles.read("/proc/\(name)/stat", limit: 1024),
                   let close = stat.lastIndex(of: ")") else { continue }
             let fields = stat[stat.index(after: close)...].split(separator: " ")

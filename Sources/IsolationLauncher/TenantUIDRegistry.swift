@@ -73,11 +73,9 @@ public struct TenantUIDRegistry {
     /// Real uids of the processes running now (/proc/PID/status), read only when a new tenant
     /// gets a uid.
     static func runningUIDs() -> Set<UInt32> {
-        guard let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
+        guard case .success(let names) = ProcFiles.entries("/proc") else { return [] }
         var uids = Set<UInt32>()
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in names {
             guard Int(name) != nil, case .success(let text) = ProcFiles.read("/proc/\(name)/status", limit: 4096),
                   let line = Parsers.statusFields(text)["Uid"], let real = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).first,
                   let uid = UInt32(real) else { continue }

@@ -48,16 +48,7 @@ enum Sys {
     }
 
     /// Names in a directory (without . and ..).
-    static func list(_ path: String) -> Result<[String], Errno> {
-        guard let dir = opendir(path) else { return .failure(.current) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return .success(names)
-    }
+    static func list(_ path: String) -> Result<[String], Errno> { ProcFiles.entries(path) }
 
     /// Numeric entries of /proc: the processes this /proc shows.
     static func pids() -> [Int32] {

@@ -105,9 +105,6 @@ static inline int cnp_seccomp_install_listener(void) {
 }
 static const unsigned int cnp_SECCOMP_RET_USER_NOTIF = SECCOMP_RET_USER_NOTIF;
 
-// Landlock (ABI 1 file-system rights are enough to prove enforcement).
-static const unsigned long long cnp_LANDLOCK_ACCESS_FS_READ_FILE = 1ULL << 2;
-static const unsigned long long cnp_LANDLOCK_ACCESS_FS_READ_DIR = 1ULL << 3;
 
 static inline int cnp_landlock_abi_version(void) {
 #ifdef SYS_landlock_create_ruleset
@@ -117,16 +114,11 @@ static inline int cnp_landlock_abi_version(void) {
 #endif
 }
 
-struct cnp_landlock_ruleset_attr { unsigned long long handled_access_fs; };
 struct cnp_landlock_path_beneath_attr {
     unsigned long long allowed_access;
     int parent_fd;
 } __attribute__((packed));
 
-static inline int cnp_landlock_create_ruleset(unsigned long long handled) {
-    struct cnp_landlock_ruleset_attr attr = { handled };
-    return (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
-}
 static inline int cnp_landlock_add_path_rule(int ruleset_fd, int parent_fd, unsigned long long allowed) {
     struct cnp_landlock_path_beneath_attr attr = { allowed, parent_fd };
     return (int)syscall(SYS_landlock_add_rule, ruleset_fd, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &attr, 0);
@@ -188,9 +180,7 @@ static inline int cnp_wstopsig(int s) { return WSTOPSIG(s); }
 // ---- What the launcher needs beyond the probe (Sources/IsolationLauncher) ----
 
 // openat2(2) (Linux 5.6): resolve a path without following any symlink, beneath a dirfd.
-static const unsigned long long cnp_RESOLVE_NO_MAGICLINKS = 0x02;
 static const unsigned long long cnp_RESOLVE_NO_SYMLINKS = 0x04;
-static const unsigned long long cnp_RESOLVE_BENEATH = 0x08;
 struct cnp_open_how { unsigned long long flags, mode, resolve; };
 static inline int cnp_openat2(int dirfd, const char *path, unsigned long long flags, unsigned long long resolve) {
 #ifdef SYS_openat2
@@ -224,13 +214,6 @@ static inline int cnp_setrlimit(int resource, unsigned long long soft, unsigned 
     struct rlimit rl = { (rlim_t)soft, (rlim_t)hard };
     return setrlimit(resource, &rl);
 }
-static inline int cnp_getrlimit(int resource, unsigned long long *soft, unsigned long long *hard) {
-    struct rlimit rl;
-    int rc = getrlimit(resource, &rl);
-    if (rc == 0) { *soft = rl.rlim_cur; *hard = rl.rlim_max; }
-    return rc;
-}
-static const unsigned long long cnp_RLIM_INFINITY = (unsigned long long)RLIM_INFINITY;
 
 // Signals the launcher takes through a signalfd instead of handlers.
 static inline int cnp_signalfd_for(const int *signals, int count, sigset_t *out_mask) {
@@ -270,7 +253,6 @@ static const unsigned int cnp_seccomp_data_nr = offsetof(struct seccomp_data, nr
 static const unsigned int cnp_seccomp_data_arch = offsetof(struct seccomp_data, arch);
 static const unsigned int cnp_seccomp_data_arg0_low = offsetof(struct seccomp_data, args[0]);
 static const unsigned int cnp_seccomp_data_arg1_low = offsetof(struct seccomp_data, args[1]);
-static const unsigned int cnp_seccomp_data_arg1_high = offsetof(struct seccomp_data, args[1]) + 4;
 static inline long cnp_ioctl_tiocsti_probe(int fd) { char c = 0; return syscall(SYS_ioctl, fd, 0x5412 /* TIOCSTI */, &c); }
 
 // Syscall numbers the tenant filter names (asm/unistd.h of this architecture).
@@ -298,7 +280,7 @@ static const int cnp_SYS_kexec_file_load = SYS_kexec_file_load;
 static const int cnp_SYS_kexec_file_load = -1;
 #endif
 
-// Landlock beyond ABI 1: every right this code knows, by the ABI that introduced it.
+// Landlock: the ruleset attribute with every field up to ABI 6 (LandlockRuleset picks the rights per ABI).
 struct cnp_landlock_ruleset_attr_v6 {
     unsigned long long handled_access_fs;
     unsigned long long handled_access_net;

@@ -24,15 +24,12 @@ public enum ProcessHygiene {
         w.step("mark descriptors above 2 close-on-exec") {
             if cnp_close_range(3, UInt32.max, cnp_CLOSE_RANGE_CLOEXEC) == 0 { return .ok("close_range") }
             let why = Errno.current
-            guard let dir = opendir("/proc/self/fd") else { return .failed(.current, "close_range: \(why.name); opendir /proc/self/fd") }
-            var fds: [Int32] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if let fd = Int32(name), fd > 2 { fds.append(fd) }
+            guard case .success(let names) = ProcFiles.entries("/proc/self/fd") else {
+                return .failed(.current, "close_range: \(why.name); opendir /proc/self/fd")
             }
-            let own = dirfd(dir)
-            for fd in fds where fd != own { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-            closedir(dir)
+            // The listing's own descriptor is closed by now: fcntl answers EBADF for it.
+            let fds = names.compactMap { Int32($0) }.filter { $0 > 2 }
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             return .ok("close_range \(why.name): \(fds.count) descriptors marked one by one")
         }
     }

@@ -51,17 +51,9 @@ public struct RootPlan: Equatable {
     /// The system directories and the /etc entries of `etcEntries` that exist here, as
     /// absolute paths: what both the namespace root and the Landlock rules allow.
     public static func systemPaths(directories: [String] = defaultSystemDirectories, etc: [String] = etcEntries) -> [String] {
-        var paths = directories
-        guard let dir = opendir("/etc") else { return paths }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            if etc.contains(where: { $0 == name || ($0.hasSuffix("*") && name.hasPrefix($0.dropLast())) }) { names.append(name) }
-        }
-        paths += names.sorted().map { "/etc/" + $0 }
-        return paths
+        guard case .success(let all) = ProcFiles.entries("/etc") else { return directories }
+        let names = all.filter { name in etc.contains { $0 == name || ($0.hasSuffix("*") && name.hasPrefix($0.dropLast())) } }
+        return directories + names.sorted().map { "/etc/" + $0 }
     }
     public static let defaultDevices = ["null", "zero", "full", "random", "urandom", "tty"]
 

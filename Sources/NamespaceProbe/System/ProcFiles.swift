@@ -49,6 +49,18 @@ public enum ProcFiles {
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// Names in a directory, without . and .. (opendir/readdir).
+    public static func entries(_ path: String) -> Result<[String], Errno> {
+        guard let dir = opendir(path) else { return .failure(.current) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return .success(names)
+    }
+
     /// Identity of a namespace: the inode in the `kind:[inode]` link text.
     public static func namespaceInode(_ link: String) -> Result<UInt64, Errno> {
         switch readLink("/proc/self/ns/\(link)") {
