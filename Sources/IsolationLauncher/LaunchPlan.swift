@@ -32,6 +32,12 @@ public struct LaunchPlan: Equatable {
                 + "run `probe` to see why, or choose one of those")
         }
         let namespaced = backend == .namespaces || backend == .namespacesSharedProc
+        // The chain needs pid and mnt (SandboxChainProbe.requiredKinds): facts without them
+        // come from a hand-cut env, not from the probe.
+        if namespaced && !SandboxChainProbe.requiredKinds.allSatisfy(facts.namespaces.contains) {
+            throw LaunchRefusal.usage("backend \(backend.name) with ISOLATION_NAMESPACES=\(facts.namespaces.map(\.rawValue).joined(separator: ",")): "
+                + "the probe never verifies a namespace backend without pid and mnt; export every line of `probe --format env`")
+        }
         // A container may refuse some kinds (RestrictNamespaces=): the verified ones are used.
         let verifiedNet = namespaced && facts.namespaces.contains(.net)
         let net = network ?? (verifiedNet ? .none : .shared)

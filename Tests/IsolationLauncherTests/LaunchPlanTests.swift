@@ -55,6 +55,9 @@ final class LaunchPlanTests: XCTestCase {
         XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: LaunchPlan.Network.none, facts: f, launcherUID: 1000))
         XCTAssertTrue(NetworkExposure.reopened(p).contains { $0.contains("no ipc namespace") })
         XCTAssertThrowsError(try facts(["ISOLATION_BACKEND": "namespaces", "ISOLATION_NAMESPACES": "pid,bogus"]))
+        // From the second review: a hand-cut env with pid alone ran a namespace backend.
+        XCTAssertThrowsError(try LaunchPlan.make(requested: nil, network: nil,
+                                                 facts: try facts(["ISOLATION_BACKEND": "namespaces", "ISOLATION_NAMESPACES": "pid"]), launcherUID: 1000))
     }
 
     func testATenantNeverRunsAsRoot() throws {
